@@ -7,7 +7,7 @@ API grows. Request models are strict: a typo in what we send is an error before 
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -64,10 +64,17 @@ class _Request(BaseModel):
 # Content parts and request messages (what `messages` / `prefix_messages` accept)
 
 
+class CacheControl(_Request):
+    """Anthropic prompt caching: `{"type": "ephemeral", "ttl": "5m" | "1h"}`."""
+
+    type: Literal["ephemeral"] = "ephemeral"
+    ttl: Literal["5m", "1h"] | None = None
+
+
 class TextPart(_Request):
     type: Literal["text"] = "text"
     text: str
-    cache_control: dict[str, Any] | None = None
+    cache_control: CacheControl | None = None
 
 
 class ImageURL(_Request):
@@ -78,7 +85,7 @@ class ImageURL(_Request):
 class ImageURLPart(_Request):
     type: Literal["image_url"] = "image_url"
     image_url: ImageURL
-    cache_control: dict[str, Any] | None = None
+    cache_control: CacheControl | None = None
 
 
 class InputAudio(_Request):
@@ -104,7 +111,7 @@ class FileData(_Request):
 class FilePart(_Request):
     type: Literal["file"] = "file"
     file: FileData
-    cache_control: dict[str, Any] | None = None
+    cache_control: CacheControl | None = None
 
 
 class RefusalPart(_Request):
@@ -124,16 +131,21 @@ class RedactedReasoningPart(_Request):
 
 
 ContentPart = Annotated[
-    Union[
-        TextPart,
-        ImageURLPart,
-        InputAudioPart,
-        FilePart,
-        RefusalPart,
-        ReasoningPart,
-        RedactedReasoningPart,
-    ],
+    TextPart
+    | ImageURLPart
+    | InputAudioPart
+    | FilePart
+    | RefusalPart
+    | ReasoningPart
+    | RedactedReasoningPart,
     Field(discriminator="type"),
+]
+# What each role may carry (reference §7.1): user sends media, assistant replays its own output.
+UserContentPart = Annotated[
+    TextPart | ImageURLPart | InputAudioPart | FilePart, Field(discriminator="type")
+]
+AssistantContentPart = Annotated[
+    TextPart | RefusalPart | ReasoningPart | RedactedReasoningPart, Field(discriminator="type")
 ]
 
 
@@ -164,13 +176,13 @@ class DeveloperMessage(_Request):
 
 class UserMessage(_Request):
     role: Literal["user"] = "user"
-    content: str | list[ContentPart]
+    content: str | list[UserContentPart]
     name: str | None = None
 
 
 class AssistantMessage(_Request):
     role: Literal["assistant"] = "assistant"
-    content: str | list[ContentPart] | None = None
+    content: str | list[AssistantContentPart] | None = None
     refusal: str | None = None
     name: str | None = None
     audio: dict[str, Any] | None = None
@@ -183,11 +195,11 @@ class ToolMessage(_Request):
     content: str | list[TextPart]
     # The key must be present on the wire even when its value is null.
     tool_call_id: str | None
-    cache_control: dict[str, Any] | None = None
+    cache_control: CacheControl | None = None
 
 
 Message = Annotated[
-    Union[SystemMessage, DeveloperMessage, UserMessage, AssistantMessage, ToolMessage],
+    SystemMessage | DeveloperMessage | UserMessage | AssistantMessage | ToolMessage,
     Field(discriminator="role"),
 ]
 
@@ -254,10 +266,13 @@ class InvokeRequest(_Request):
         """The JSON body: unset optional fields are left out, wire names kept."""
         body: dict[str, JSON] = self.model_dump(mode="json", by_alias=True, exclude_none=True)
         # A tool message's `tool_call_id` key is required on the wire even when it is null.
+        # An assistant's `content: null`, when given, is sent as given (as the SDK does).
         for field in ("prefix_messages", "messages"):
-            for message in body.get(field, ()):
+            for model, message in zip(getattr(self, field) or (), body.get(field, ()), strict=True):
                 if message.get("role") == "tool":
                     message.setdefault("tool_call_id", None)
+                elif message.get("role") == "assistant" and "content" in model.model_fields_set:
+                    message.setdefault("content", None)
         return body
 
 

@@ -1,0 +1,375 @@
+"""Streamed invocations: `InvocationStream` and its async twin.
+
+A stream owns one HTTP response and always closes it: at the end, on `break`, on an exception,
+on KeyboardInterrupt and when garbage collected. The SSE framing is decoded by `httpx-sse`;
+the orq part (the `[DONE]` sentinel, data-less events, chunk parsing, what to keep) lives in
+`ChunkDecoder`, shared by both twins, which differ only in their loops.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import aclosing
+from types import TracebackType
+from typing import Any
+
+import httpx
+from httpx_sse import EventSource, ServerSentEvent
+from pydantic import ValidationError
+
+from ._exceptions import StreamError
+from ._models import Invocation, InvocationChunk, Retrieval, Usage
+
+__all__ = ["AsyncInvocationStream", "ChunkDecoder", "InvocationStream"]
+
+DONE = "[DONE]"
+
+
+class ChunkDecoder:
+    """Turns the data of SSE events into chunks and keeps what an answer needs.
+
+    Only the text pieces and the first and final chunks are kept, never every chunk, so memory
+    grows with the answer's length, not with the number of events.
+    """
+
+    def __init__(self) -> None:
+        self._pieces: list[str] = []
+        self.first: InvocationChunk | None = None
+        self.final: InvocationChunk | None = None
+        self.count = 0
+        self.done = False
+
+    def decode(self, data: str) -> InvocationChunk | None:
+        """The chunk carried by one event's data; None for `[DONE]` and data-less events."""
+        if not data:  # e.g. `event: ping`: nothing for us
+            return None
+        if data.strip() == DONE:
+            self.done = True
+            return None
+        try:
+            chunk = InvocationChunk.model_validate_json(data)
+        except ValidationError:
+            snippet = data if len(data) <= 200 else data[:200] + "..."
+            raise StreamError(
+                f"The stream sent an event that is not a chunk of an answer: {snippet!r}. "
+                "The text received so far is kept in `partial_text`.",
+                partial_text=self.text,
+            ) from None
+        self.count += 1
+        if self.first is None:
+            self.first = chunk
+        if chunk.is_final:
+            self.final = chunk
+        if piece := chunk.content:
+            self._pieces.append(piece)
+        return chunk
+
+    @property
+    def text(self) -> str:
+        """All the text so far (joined once, then kept joined)."""
+        if len(self._pieces) > 1:
+            self._pieces = ["".join(self._pieces)]
+        return self._pieces[0] if self._pieces else ""
+
+
+def _events(response: httpx.Response) -> EventSource:
+    # SSE is UTF-8 by definition, whatever the client's default; "-sig" drops a leading BOM.
+    response.encoding = "utf-8-sig"
+    return EventSource(response)
+
+
+class _StreamState:
+    """What both twins share: the decoder, the timings and the read-only view of the answer."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._decoder = ChunkDecoder()
+        self._clock = clock
+        self._sent_at: float | None = None
+        self._first_at: float | None = None
+        self._ended_at: float | None = None
+        self._eof = False
+        self._iterated = False
+        self._closed = False
+
+    @property
+    def text(self) -> str:
+        """All the text received so far; kept after `break`, errors and interrupts."""
+        return self._decoder.text
+
+    @property
+    def completed(self) -> bool:
+        """True once `[DONE]` arrived, or the connection ended after the final chunk."""
+        return self._decoder.done or (self._eof and self._decoder.final is not None)
+
+    @property
+    def final(self) -> InvocationChunk | None:
+        """The chunk with `is_final: true`, once it arrived."""
+        return self._decoder.final
+
+    @property
+    def chunk_count(self) -> int:
+        return self._decoder.count
+
+    @property
+    def usage(self) -> Usage | None:
+        return self.final.usage if self.final else None
+
+    @property
+    def retrievals(self) -> list[Retrieval]:
+        return (self.final.retrievals or []) if self.final else []
+
+    @property
+    def finish_reason(self) -> str | None:
+        return self.final.finish_reason if self.final else None
+
+    @property
+    def id(self) -> str | None:
+        return self._decoder.first.id if self._decoder.first else None
+
+    @property
+    def model(self) -> str | None:
+        return self._decoder.first.model if self._decoder.first else None
+
+    @property
+    def provider(self) -> str | None:
+        return self._decoder.first.provider if self._decoder.first else None
+
+    @property
+    def trace_id(self) -> str | None:
+        return self._decoder.first.trace_id if self._decoder.first else None
+
+    @property
+    def time_to_first_chunk(self) -> float | None:
+        """Seconds from sending the request to the first chunk, or None before it."""
+        if self._sent_at is None or self._first_at is None:
+            return None
+        return self._first_at - self._sent_at
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds from sending the request to the end of the stream (or to now)."""
+        if self._sent_at is None:
+            return 0.0
+        end = self._clock() if self._ended_at is None else self._ended_at
+        return end - self._sent_at
+
+    def to_invocation(self) -> Invocation:
+        """An `Invocation` assembled from what was streamed, with the whole text as content.
+
+        `is_final` tells whether the stream completed. Before any chunk arrived, the ids, model
+        and provider are empty strings.
+        """
+        template = self._decoder.final or self._decoder.first
+        data: dict[str, Any] = (
+            template.model_dump(mode="json")
+            if template
+            else {
+                "id": "",
+                "created": "",
+                "object": "chat",
+                "model": "",
+                "provider": "",
+                "telemetry": {"trace_id": "", "span_id": ""},
+                "choices": [],
+            }
+        )
+        choice = (data["choices"] or [{"index": 0, "finish_reason": None}])[0]
+        message = choice.get("message") or {"type": "content", "role": "assistant"}
+        if self.text or message.get("type") == "content":
+            message["content"] = self.text
+        choice["message"] = message
+        data.update(choices=[choice], is_final=self.completed)
+        return Invocation.model_validate(data)
+
+    def __repr__(self) -> str:
+        state = "completed" if self.completed else "closed" if self._closed else "open"
+        return f"<{type(self).__name__} {state}: {self.chunk_count} chunks, {len(self.text)} chars>"
+
+    # -- used by the loops ------------------------------------------------------------------
+
+    def _start_iteration(self) -> None:
+        if self._iterated:
+            raise RuntimeError("This stream was already iterated; a stream can be read once.")
+        if self._closed:
+            raise RuntimeError("This stream is closed; open a new one to read again.")
+        self._iterated = True
+
+    def _opening(self) -> None:
+        if self._closed:
+            raise RuntimeError("This stream is closed; open a new one to read again.")
+        self._sent_at = self._clock()
+
+    def _decode(self, event: ServerSentEvent) -> InvocationChunk | None:
+        chunk = self._decoder.decode(event.data)
+        if chunk is not None and self._first_at is None:
+            self._first_at = self._clock()
+        return chunk
+
+    def _end_of_stream(self) -> None:
+        self._eof = True
+        if self._decoder.final is None and not self._closed:
+            raise StreamError(
+                f"The stream ended before the final chunk, after {self.chunk_count} chunks: "
+                "the server closed the connection early. The text received so far is kept "
+                "in `partial_text`.",
+                partial_text=self.text,
+            )
+
+    def _broken(self, exc: Exception) -> StreamError:
+        if isinstance(exc, httpx.TimeoutException):
+            reason = "no data arrived within the read timeout"
+        else:
+            reason = f"the connection failed ({type(exc).__name__}: {exc})"
+        return StreamError(
+            f"The stream broke after {self.chunk_count} chunks: {reason}. "
+            "The text received so far is kept in `partial_text`.",
+            partial_text=self.text,
+        )
+
+    def _mark_closed(self) -> bool:
+        """Record the end; True the first time (the caller then closes the response)."""
+        if self._closed:
+            return False
+        self._closed = True
+        if self._sent_at is not None and self._ended_at is None:
+            self._ended_at = self._clock()
+        return True
+
+
+class InvocationStream(_StreamState):
+    """A streamed invocation: the request is sent on `__enter__` (or at the first iteration).
+
+    ```python
+    with client.deployments.stream("support-answer", inputs={"q": "Hi"}) as s:
+        for chunk in s:
+            print(chunk.content, end="")
+    s.text, s.usage, s.completed
+    ```
+    """
+
+    def __init__(
+        self, open: Callable[[], httpx.Response], *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        super().__init__(clock)
+        self._open = open
+        self._response: httpx.Response | None = None
+
+    def __enter__(self) -> InvocationStream:
+        self._ensure_open()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __iter__(self) -> Iterator[InvocationChunk]:
+        self._start_iteration()
+        response = self._ensure_open()
+        # The response closes in `finally`: on a consumer's `break` the generator is closed
+        # (GeneratorExit at `yield`), and on errors and interrupts the exception passes here.
+        try:
+            for event in _events(response).iter_sse():
+                chunk = self._decode(event)
+                if chunk is not None:
+                    yield chunk
+                elif self._decoder.done:
+                    return  # whatever follows [DONE] is never read
+            self._end_of_stream()
+        except (httpx.TransportError, httpx.StreamError) as exc:
+            if not self._closed:  # closed by its owner (a Stop button): just end
+                raise self._broken(exc) from exc
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Close the HTTP response; safe to call more than once."""
+        if self._mark_closed() and self._response is not None:
+            self._response.close()
+
+    def _ensure_open(self) -> httpx.Response:
+        if self._response is None:
+            self._opening()
+            try:
+                self._response = self._open()
+            except BaseException:
+                self._mark_closed()
+                raise
+        return self._response
+
+    def __del__(self) -> None:
+        # A stream entered and then dropped would otherwise pin a pooled connection.
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
+class AsyncInvocationStream(_StreamState):
+    """The async twin of `InvocationStream`.
+
+    ```python
+    async with client.deployments.stream("support-answer", inputs={"q": "Hi"}) as s:
+        async for chunk in s:
+            print(chunk.content, end="")
+    ```
+    """
+
+    def __init__(
+        self,
+        open: Callable[[], Awaitable[httpx.Response]],
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(clock)
+        self._open = open
+        self._response: httpx.Response | None = None
+
+    async def __aenter__(self) -> AsyncInvocationStream:
+        await self._ensure_open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def __aiter__(self) -> AsyncIterator[InvocationChunk]:
+        self._start_iteration()
+        response = await self._ensure_open()
+        try:
+            async with aclosing(_events(response).aiter_sse()) as events:
+                async for event in events:
+                    chunk = self._decode(event)
+                    if chunk is not None:
+                        yield chunk
+                    elif self._decoder.done:
+                        return
+            self._end_of_stream()
+        except (httpx.TransportError, httpx.StreamError) as exc:
+            if not self._closed:
+                raise self._broken(exc) from exc
+        finally:
+            await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the HTTP response; safe to call more than once."""
+        if self._mark_closed() and self._response is not None:
+            await self._response.aclose()
+
+    async def _ensure_open(self) -> httpx.Response:
+        if self._response is None:
+            self._opening()
+            try:
+                self._response = await self._open()
+            except BaseException:
+                self._mark_closed()
+                raise
+        return self._response
