@@ -1,0 +1,311 @@
+"""The local deployments server as a Starlette app: `create_app(store)`.
+
+Routes (behind any path prefix: `/some/prefix/v2/deployments` works as well):
+
+    GET    /v2/deployments                      list, newest first; limit 1-50, cursors
+    POST   /v2/deployments/get_config           the resolved prompt, without answering
+    POST   /v2/deployments/invoke               JSON answer; SSE when the body has "stream": true
+    POST   /v2/deployments/stream               SSE answer, ending with `data: [DONE]`
+    DELETE /v2/deployments/invalidate/{id}      204; reloads the file, resets fault counters
+    GET    /v2/deployments/{key_or_id}/versions the deployment's versions, newest first
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+from collections.abc import AsyncIterator, Callable, Iterable
+from typing import Any, TypeVar
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from .._models import InvokeRequest
+from ._answers import EventStream, json_answer
+from ._reading import DeploymentFileError
+from ._resolve import config_message, parse_request, prepare
+from ._responders import Upstream, start_reply
+from ._store import DeploymentStore, StoredDeployment, paginate
+from ._wire import (
+    RequestError,
+    deployment_body,
+    error_body,
+    list_error_body,
+    new_ulid,
+    tool_for_config,
+    variant_id,
+    version_body,
+    version_id,
+)
+
+__all__ = ["DEFAULT_MAX_BODY_BYTES", "create_app"]
+
+DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
+_API = "/v2/deployments"
+T = TypeVar("T")
+_FAULT_CODES = {429: "rate_limit_exceeded", 500: "internal_error", 503: "service_unavailable"}
+
+
+def _store(request: Request) -> DeploymentStore:
+    store: DeploymentStore = request.app.state.store
+    store.refresh()
+    return store
+
+
+def _deployment(request: Request, key: str) -> StoredDeployment:
+    store = _store(request)
+    found = store.get(key)
+    if found is None:
+        known = ", ".join(d.key for d in store.deployments()[:10]) or "none"
+        message = f"Deployment with key '{key}' was not found. Known keys: {known}."
+        raise RequestError(404, message, "deployment_not_found")
+    return found
+
+
+async def _body(request: Request) -> InvokeRequest:
+    limit: int = request.app.state.max_body_bytes
+    data, size = bytearray(), 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size <= limit:
+            data += chunk
+    # Read to the end even when too large, so the client sees the 413 rather than a reset.
+    if size > limit:
+        message = f"The request body is {size} bytes; this server accepts at most {limit}."
+        raise RequestError(413, message, "request_too_large")
+    try:
+        parsed = json.loads(data, parse_constant=_refuse_constant)
+    except ValueError as exc:
+        raise RequestError(
+            422, f"The request body is not valid JSON: {exc}.", "invalid_json"
+        ) from None
+    return parse_request(parsed)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _query_int(request: Request, name: str, default: int) -> int:
+    raw = request.query_params.get(name)
+    try:
+        value = default if raw is None else int(float(raw))
+        if raw is not None and float(raw) != value or not 1 <= value <= 50:
+            raise ValueError(raw)
+    except (ValueError, OverflowError):
+        message = f"Invalid query parameter: {name}: expected an integer from 1 to 50; got {raw!r}."
+        raise RequestError(422, message, "invalid_request", field=name) from None
+    return value
+
+
+def _page(
+    request: Request, items: list[T], cursors: Callable[[T], Iterable[str]]
+) -> tuple[list[T], bool]:
+    after = request.query_params.get("starting_after")
+    before = request.query_params.get("ending_before")
+    if after and before:
+        message = "Give either starting_after or ending_before, not both."
+        raise RequestError(422, message, "invalid_request", field="ending_before")
+    limit = _query_int(request, "limit", 10)
+    try:
+        return paginate(items, cursors, limit=limit, starting_after=after, ending_before=before)
+    except LookupError:
+        name = "starting_after" if after else "ending_before"
+        message = f"Invalid query parameter: {name}: nothing has the id {after or before!r}."
+        raise RequestError(422, message, "invalid_request", field=name) from None
+
+
+async def list_deployments(request: Request) -> Response:
+    deployments = _store(request).deployments()
+    page, more = _page(request, deployments, lambda d: (d.id, d.key))
+    return JSONResponse(
+        {"object": "list", "data": [deployment_body(d) for d in page], "has_more": more}
+    )
+
+
+async def list_versions(request: Request) -> Response:
+    wanted = request.path_params["key_or_id"]
+    deployment = _store(request).find(wanted)
+    if deployment is None:
+        message = f"Deployment with key or id '{wanted}' was not found."
+        raise RequestError(404, message, "deployment_not_found")
+    history = list(deployment.history)
+    wanted_variant = request.query_params.get("variant_id")
+    if wanted_variant and wanted_variant != variant_id(deployment):
+        history = []
+    page, more = _page(request, history, lambda v: (version_id(deployment, v), v.name))
+    return JSONResponse(
+        {"object": "list", "data": [version_body(deployment, v) for v in page], "has_more": more}
+    )
+
+
+async def get_config(request: Request) -> Response:
+    body = await _body(request)
+    prepared = prepare(_deployment(request, body.key), body)
+    config = prepared.config
+    return JSONResponse(
+        {
+            "id": new_ulid(),
+            "provider": prepared.provider,
+            "model": prepared.model,
+            "type": config["model_type"],
+            "version": prepared.deployment.version,
+            "messages": [config_message(m) for m in prepared.messages],
+            "parameters": prepared.parameters,
+            "tools": [tool_for_config(t) for t in config["tools"]],
+        }
+    )
+
+
+async def invoke(request: Request) -> Response:
+    body = await _body(request)
+    return await _answer(request, body, stream=bool(body.stream))
+
+
+async def stream(request: Request) -> Response:
+    return await _answer(request, await _body(request), stream=True)
+
+
+async def invalidate(request: Request) -> Response:
+    store: DeploymentStore = request.app.state.store
+    store.reload()
+    wanted = request.path_params["deployment_id"]
+    found = next((d for d in store.deployments() if d.id == wanted), None)
+    if found is None:
+        by_key = store.get(wanted)
+        hint = f" '{wanted}' is a key; invalidate takes the id: {by_key.id}." if by_key else ""
+        raise RequestError(
+            404, f"Deployment with id '{wanted}' was not found.{hint}", "deployment_not_found"
+        )
+    store.reset_failures(found.key)
+    return Response(status_code=204)
+
+
+async def _answer(request: Request, body: InvokeRequest, *, stream: bool) -> Response:
+    deployment = _deployment(request, body.key)
+    prepared = prepare(deployment, body)
+    faults = deployment.spec.faults
+    if faults is not None and faults.delay_ms:
+        await asyncio.sleep(faults.delay_ms / 1000)
+    if faults is not None and faults.status and request.app.state.store.take_failure(body.key):
+        headers = {}
+        if faults.retry_after is not None:
+            # Fractions are allowed (not standard HTTP) so that tests of retries stay fast.
+            headers["Retry-After"] = f"{faults.retry_after:f}".rstrip("0").rstrip(".")
+            headers["retry-after-ms"] = str(round(faults.retry_after * 1000))
+        message = (
+            f"Deployment {body.key!r} answered {faults.status} on purpose "
+            "(faults.status in the deployments file)."
+        )
+        raise RequestError(faults.status, message, _FAULT_CODES[faults.status], headers=headers)
+    reply = await start_reply(prepared, stream=stream, upstream=request.app.state.upstream)
+    if stream:
+        return EventStream(prepared, reply, drop_after=faults.drop_after_chunks if faults else None)
+    return JSONResponse(await json_answer(prepared, reply))
+
+
+class _Gate:
+    """Find the API path behind any prefix, then require the bearer key (when one is set)."""
+
+    def __init__(self, app: ASGIApp, api_key: str | None) -> None:
+        self.app, self._key = app, (api_key or "").encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            at = scope["path"].rfind(_API)
+            if at > 0:
+                scope = {**scope, "root_path": scope["path"][:at]}
+            problem = self._check(scope)
+            if problem:
+                body = error_body(401, problem, "invalid_api_key")
+                await JSONResponse(body, 401, {"WWW-Authenticate": "Bearer"})(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+    def _check(self, scope: Scope) -> str | None:
+        if not self._key:
+            return None
+        header = dict(scope["headers"]).get(b"authorization", b"")
+        scheme, _, token = header.partition(b" ")
+        if scheme.lower() != b"bearer" or not token.strip():
+            return (
+                "Missing API key: this local server was started with an API key; send it as "
+                "`Authorization: Bearer <key>`."
+            )
+        if not hmac.compare_digest(token.strip(), self._key):
+            return "Invalid API key: it is not the key this local server was started with."
+        return None
+
+
+def _on_request_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestError)
+    return JSONResponse(exc.body(), exc.status, exc.headers)
+
+
+def _on_file_error(request: Request, exc: Exception) -> Response:
+    message = f"The deployments file cannot be used; fix it and retry (no restart needed): {exc}"
+    if request.url.path.endswith(_API):
+        return JSONResponse(list_error_body(message), 500)
+    return JSONResponse(error_body(500, message, "deployments_file_error"), 500)
+
+
+def _on_http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    message = f"{exc.detail}: {request.method} {request.url.path}."
+    if exc.status_code == 404:
+        message = (
+            f"Not found: {request.method} {request.url.path}. This server answers under {_API}."
+        )
+    code = "not_found" if exc.status_code == 404 else "invalid_request"
+    return JSONResponse(error_body(exc.status_code, message, code), exc.status_code, exc.headers)
+
+
+def _on_crash(request: Request, exc: Exception) -> Response:
+    message = f"The local deployments server failed: {type(exc).__name__}: {exc}"
+    return JSONResponse(error_body(500, message, "internal_error"), 500)
+
+
+def create_app(
+    store: DeploymentStore,
+    *,
+    api_key: str | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+) -> Starlette:
+    """The ASGI app serving `store`. With `api_key`, every request needs `Authorization:
+    Bearer <api_key>`; without, any request is accepted. Bodies over `max_body_bytes` get 413."""
+    upstream = Upstream()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await upstream.aclose()
+
+    app = Starlette(
+        routes=[
+            Route(_API, list_deployments, methods=["GET"]),
+            Route(f"{_API}/get_config", get_config, methods=["POST"]),
+            Route(f"{_API}/invoke", invoke, methods=["POST"]),
+            Route(f"{_API}/stream", stream, methods=["POST"]),
+            Route(f"{_API}/invalidate/{{deployment_id}}", invalidate, methods=["DELETE"]),
+            Route(f"{_API}/{{key_or_id}}/versions", list_versions, methods=["GET"]),
+        ],
+        middleware=[Middleware(_Gate, api_key=api_key)],
+        exception_handlers={
+            RequestError: _on_request_error,
+            DeploymentFileError: _on_file_error,
+            HTTPException: _on_http_error,
+            Exception: _on_crash,
+        },
+        lifespan=lifespan,
+    )
+    app.state.store, app.state.upstream, app.state.max_body_bytes = store, upstream, max_body_bytes
+    return app

@@ -1,0 +1,219 @@
+"""Run the local deployments server in a background thread.
+
+    with LocalServer("deployments.yaml") as server:
+        server.base_url            # "http://127.0.0.1:PORT"
+
+uvicorn runs on its own event loop in a daemon thread, so it works from a notebook whose
+kernel already runs a loop in the main thread, and it never installs signal handlers: Ctrl+C
+and SIGTERM stay with whoever owns the main thread (the kernel, the CLI).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from types import TracebackType
+
+import uvicorn
+from starlette.types import ASGIApp
+
+from ._app import DEFAULT_MAX_BODY_BYTES, create_app
+from ._store import DeploymentStore
+
+__all__ = ["LocalServer", "ServerThread"]
+
+
+class _QuietServer(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        # Signals belong to the main thread's owner; a server in a thread must not take them.
+        yield
+
+
+class ServerThread:
+    """Any ASGI app served by uvicorn on 127.0.0.1 (by default) in a daemon thread.
+
+    The port is bound in `start()`, in the calling thread, so a busy port raises `OSError`
+    there, and `port=0` picks a free one.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        log_level: str = "warning",
+        access_log: bool = False,
+    ) -> None:
+        self.app, self.host, self.port = app, host, port
+        self._log_level, self._access_log = log_level, access_log
+        self._server: _QuietServer | None = None
+        self._thread: threading.Thread | None = None
+        self._failure: BaseException | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def start(self, timeout: float = 10.0) -> None:
+        if self.running:
+            return
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets that say they are TCP,
+        # and without it every keep-alive response waits ~40 ms for a delayed ACK.
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((self.host, self.port))
+        except OSError:
+            sock.close()
+            raise
+        self.port = sock.getsockname()[1]
+        config = uvicorn.Config(
+            self.app,
+            log_config=None,  # leave the host application's logging alone
+            log_level=self._log_level,
+            access_log=self._access_log,
+            lifespan="auto",
+            loop="asyncio",
+            http="h11",
+            ws="none",
+            timeout_graceful_shutdown=2,
+        )
+        self._server, self._failure = _QuietServer(config), None
+        self._thread = threading.Thread(
+            target=self._run, args=(self._server, sock), name=f"orq-local-{self.port}", daemon=True
+        )
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"The server on {self.url} did not start: {self._failure!r}")
+            time.sleep(0.005)
+
+    def _run(self, server: _QuietServer, sock: socket.socket) -> None:
+        try:
+            server.run(sockets=[sock])
+        except BaseException as exc:  # SystemExit from a failed lifespan, too
+            self._failure = exc
+        finally:
+            sock.close()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop serving and wait for the thread (open streams get `timeout` seconds)."""
+        server, thread = self._server, self._thread
+        if server is None or thread is None:
+            return
+        server.should_exit = True
+        thread.join(timeout)
+        if thread.is_alive():
+            server.force_exit = True
+            thread.join(timeout)
+        self._server = self._thread = None
+
+
+class LocalServer:
+    """The local deployments server for a deployments file (or a `DeploymentStore`).
+
+    Args:
+        deployments: path of a YAML/JSON deployments file, or a `DeploymentStore`.
+        api_key: when set, requests need `Authorization: Bearer <api_key>`.
+        host, port: where to listen; `port=0` (the default) picks a free port.
+        max_body_bytes: larger request bodies get 413.
+        log_level, access_log: uvicorn's logging (quiet by default).
+
+    `start()` loads the file first: an invalid file raises `DeploymentFileError` and nothing
+    starts. The file is re-read when it changes, on the next request.
+    """
+
+    def __init__(
+        self,
+        deployments: str | os.PathLike[str] | DeploymentStore,
+        *,
+        api_key: str | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        log_level: str = "warning",
+        access_log: bool = False,
+    ) -> None:
+        self._source = deployments
+        self._api_key = api_key
+        self._max_body_bytes, self._log_level, self._access_log = (
+            max_body_bytes,
+            log_level,
+            access_log,
+        )
+        self.host, self._port = host, port
+        self.store: DeploymentStore | None = (
+            deployments if isinstance(deployments, DeploymentStore) else None
+        )
+        self._thread: ServerThread | None = None
+
+    def __repr__(self) -> str:
+        source = self._source if isinstance(self._source, DeploymentStore) else str(self._source)
+        state = self.base_url if self.running else "stopped"
+        auth = "key required" if self._api_key else "no key"
+        return f"<LocalServer {source} {state} ({auth})>"
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.running
+
+    @property
+    def port(self) -> int:
+        return self._thread.port if self._thread else self._port
+
+    @property
+    def base_url(self) -> str:
+        """The URL to give a client, e.g. `http://127.0.0.1:8700`."""
+        if self._thread is None:
+            raise RuntimeError("The server is not running: call start() or use `with`.")
+        return self._thread.url
+
+    def start(self) -> LocalServer:
+        """Load the deployments and start serving; returns the server. No-op when running."""
+        if self.running:
+            return self
+        if not isinstance(self._source, DeploymentStore):
+            self.store = DeploymentStore.from_file(self._source)
+        assert self.store is not None
+        app = create_app(self.store, api_key=self._api_key, max_body_bytes=self._max_body_bytes)
+        thread = ServerThread(
+            app,
+            host=self.host,
+            port=self._port,
+            log_level=self._log_level,
+            access_log=self._access_log,
+        )
+        thread.start()
+        self._thread = thread
+        return self
+
+    def stop(self) -> None:
+        """Stop serving (idempotent)."""
+        if self._thread is not None:
+            self._thread.stop()
+            self._thread = None
+
+    def __enter__(self) -> LocalServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
