@@ -1,0 +1,380 @@
+"""Batch runs: one deployment over many rows, concurrently, with progress, and nothing lost.
+
+```python
+result = run_batch("support-answer", [{"question": q} for q in questions], concurrency=8)
+result.to_pandas()           # inputs, output, latency, tokens, error, status
+result = result.rerun()      # the failed rows again, merged back in order
+```
+
+Requests go through an `AsyncClient` with at most `concurrency` in flight. The client retries
+429s (after `Retry-After`), 5xx and connection errors; the batch also lowers its own in-flight
+limit while 429s keep coming (see `_batch_limit`). A row that still fails keeps its error and
+the batch goes on. An interrupt (Ctrl-C, a kernel interrupt, cancelling the task) stops the
+batch and returns what finished: see `run_batch`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from ._batch_result import BatchResult, RowResult
+from ._batch_run import BatchRun, Observed, OnResult, RowSpec, rows_to_specs, shared_fields
+from ._client import AsyncClient, Client
+from ._config import Settings
+
+__all__ = [
+    "BatchResult",
+    "RowResult",
+    "arerun_rows",
+    "arun_batch",
+    "rerun_rows",
+    "run_batch",
+    "set_default_client",
+]
+
+logger = logging.getLogger("orq_notebook.batch")
+
+AnyClient = Client | AsyncClient
+
+# Where `client=None` comes from. The notebook session installs its connection here; with
+# nothing installed, a client is built from the environment (ORQ_API_KEY, ORQ_BASE_URL).
+_default_client: Callable[[], AnyClient] | None = None
+
+
+def set_default_client(factory: Callable[[], AnyClient] | None) -> None:
+    """Make `client=None` mean `factory()` (a `Client` or `AsyncClient`); None resets it."""
+    global _default_client
+    _default_client = factory
+
+
+# -- clients -------------------------------------------------------------------------------------
+
+
+def twin_of(settings: Settings) -> AsyncClient:
+    """A new AsyncClient with the same settings (its connections belong to the current loop)."""
+    return AsyncClient(
+        api_key=settings.api_key,
+        base_url=settings.base_url,
+        environment=settings.environment,
+        contact_id=settings.contact_id,
+        timeout=settings.timeout,
+        max_retries=settings.max_retries,
+    )
+
+
+def _given(client: AnyClient | None) -> AnyClient | None:
+    if client is None and _default_client is not None:
+        return _default_client()
+    if client is not None and not isinstance(client, (Client, AsyncClient)):
+        raise TypeError(f"client must be a Client or an AsyncClient, not {type(client).__name__}")
+    return client
+
+
+async def _execute(run: BatchRun, client: AsyncClient | None, settings: Settings | None) -> None:
+    """Run on the current loop with `client`, or with a client built from `settings` and closed."""
+    owned = client is None
+    if client is None:
+        client = twin_of(settings) if settings is not None else AsyncClient()
+    try:
+        with Observed(client):
+            await run.execute(client)
+    finally:
+        if owned:
+            await client.aclose()
+
+
+# -- progress ------------------------------------------------------------------------------------
+
+
+def _progress_bar(enabled: bool, total: int, key: str) -> Any:
+    if not enabled or not total:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=key, unit="row", dynamic_ncols=True)
+
+
+def _report_interrupt(result: BatchResult) -> None:
+    c = result.counts()
+    logger.warning(
+        "Batch %r interrupted: %d of %d rows finished (%d ok, %d failed), %d cancelled; "
+        "the finished rows are in the returned result.",
+        result.key,
+        c["ok"] + c["failed"],
+        len(result),
+        c["ok"],
+        c["failed"],
+        c["cancelled"],
+    )
+
+
+# -- the public functions ------------------------------------------------------------------------
+
+
+async def arun_batch(
+    key: str,
+    rows: Any,
+    *,
+    concurrency: int = 8,
+    client: AnyClient | None = None,
+    stream: bool = False,
+    progress: bool = True,
+    on_result: OnResult | None = None,
+    **request_fields: Any,
+) -> BatchResult:
+    """`run_batch` on the running event loop: `result = await arun_batch(key, rows)`.
+
+    An `AsyncClient` passed as `client` is used as is (a `Client` gives its settings to a new
+    `AsyncClient`, closed at the end). Cancelling the task that awaits this stops the batch,
+    and the call *returns* the partial result (`result.interrupted` is True) instead of raising
+    `CancelledError`, so the finished rows are not lost; check `interrupted` if the cancellation
+    must go on (e.g. inside a `TaskGroup`). `asyncio.timeout(...)` around it thus time-boxes a
+    batch.
+    """
+    specs, labels = rows_to_specs(rows)
+    return await _arun(
+        key,
+        specs,
+        labels,
+        concurrency=concurrency,
+        client=client,
+        stream=stream,
+        progress=progress,
+        on_result=on_result,
+        request_fields=request_fields,
+    )
+
+
+async def _arun(
+    key: str,
+    specs: list[RowSpec],
+    labels: list[Any] | None,
+    *,
+    concurrency: int,
+    client: AnyClient | None,
+    stream: bool,
+    progress: bool,
+    on_result: OnResult | None,
+    request_fields: Mapping[str, Any],
+) -> BatchResult:
+    run = BatchRun(
+        key,
+        specs,
+        concurrency=concurrency,
+        stream=stream,
+        fields=shared_fields(key, request_fields),
+        on_result=on_result,
+    )
+    given = _given(client)
+    bar = run.bar = _progress_bar(progress, len(specs), key)
+    try:
+        if isinstance(given, AsyncClient):
+            await _execute(run, given, None)
+        else:
+            await _execute(run, None, given.settings if given is not None else None)
+    finally:
+        if bar is not None:
+            bar.close()
+    result = run.result(client=client, labels=labels)
+    if result.interrupted:
+        _report_interrupt(result)
+    return result
+
+
+def run_batch(
+    key: str,
+    rows: Any,
+    *,
+    concurrency: int = 8,
+    client: AnyClient | None = None,
+    stream: bool = False,
+    progress: bool = True,
+    on_result: OnResult | None = None,
+    **request_fields: Any,
+) -> BatchResult:
+    """Run deployment `key` once per row, `concurrency` at a time; results in input order.
+
+    Usage: `result = run_batch("support-answer", df, concurrency=8, metadata={"run": "eval-3"})`
+
+    Args:
+        key: the deployment key.
+        rows: a list of dicts, each the row's `inputs` (an optional `messages` entry, a list
+            of messages or one user message as a string, and an optional `context` dict are
+            taken out of the inputs), or a pandas DataFrame (columns become inputs; an empty
+            cell leaves its variable out, so the deployment's default applies).
+        concurrency: at most this many requests in flight. While the server answers 429, the
+            batch lets fewer in (halving, then growing back by one per round of successes).
+        client: a `Client` or `AsyncClient` (its settings are used), or None for the
+            notebook's connection, else a client configured from the environment.
+        stream: use the streaming endpoint per row (records time to first token).
+        progress: show a progress bar (tqdm: a widget in notebooks, a text bar elsewhere)
+            with ok/failed counts and the rate. False shows nothing at all.
+        on_result: called with each finished `RowResult`, in completion order, on the batch's
+            event loop. Raising KeyboardInterrupt from it interrupts the batch.
+        **request_fields: request fields sent with every row (`metadata`, `context`,
+            `invoke_options`, `inputs` defaults, ...). A row's own inputs and context keys win
+            over shared ones; a row's messages replace shared ones. Unless `invoke_options` is
+            given, `include_usage` is turned on so token counts are known.
+
+    A row whose request still fails after the client's retries is recorded with its error
+    (`status="failed"`) and the batch goes on.
+
+    Interrupts: Ctrl-C / a kernel interrupt stops scheduling, cancels the requests in flight,
+    logs one line, and *returns* the `BatchResult` with every row finished so far
+    (`result.interrupted` is True; unfinished rows have `status="cancelled"`), rather than
+    raising KeyboardInterrupt, so the work already paid for is kept. `%orq batch` still fails
+    its cell after keeping the result. A second Ctrl-C stops waiting at once.
+
+    Event loops: from a plain script this runs its own loop (`asyncio.run`). Inside a running
+    loop (a notebook cell) it runs the batch on a new loop in a worker thread while this
+    thread waits, and turns Ctrl-C here into cancelling the batch there. Either way the
+    requests go through a new `AsyncClient` made from `client.settings` and closed at the
+    end, because pooled connections belong to the loop that opened them; to use an
+    `AsyncClient` as it is (its transport, its pool), `await arun_batch(...)` on its loop.
+    """
+    specs, labels = rows_to_specs(rows)
+    return _run_sync(
+        key,
+        specs,
+        labels,
+        concurrency=concurrency,
+        client=client,
+        stream=stream,
+        progress=progress,
+        on_result=on_result,
+        request_fields=request_fields,
+    )
+
+
+def _run_sync(
+    key: str,
+    specs: list[RowSpec],
+    labels: list[Any] | None,
+    *,
+    concurrency: int,
+    client: AnyClient | None,
+    stream: bool,
+    progress: bool,
+    on_result: OnResult | None,
+    request_fields: Mapping[str, Any],
+) -> BatchResult:
+    run = BatchRun(
+        key,
+        specs,
+        concurrency=concurrency,
+        stream=stream,
+        fields=shared_fields(key, request_fields),
+        on_result=on_result,
+    )
+    given = _given(client)
+    settings = given.settings if given is not None else None
+    bar = run.bar = _progress_bar(progress, len(specs), key)
+    try:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            _run_here(run, settings)
+        else:
+            _run_in_thread(run, settings)
+    finally:
+        if bar is not None:
+            bar.close()
+    result = run.result(client=client, labels=labels)
+    if result.interrupted:
+        _report_interrupt(result)
+    return result
+
+
+def _run_here(run: BatchRun, settings: Settings | None) -> None:
+    # A fresh client per run: an httpx AsyncClient's pooled connections belong to the loop
+    # that opened them, and asyncio.run makes a new loop each time.
+    try:
+        asyncio.run(_execute(run, None, settings))
+    except KeyboardInterrupt:
+        # Python < 3.11 (or a second Ctrl-C): the interrupt came out of the loop, which has
+        # cancelled the run's tasks already; what finished is in `run`.
+        run.interrupted = True
+
+
+def _run_in_thread(run: BatchRun, settings: Settings | None) -> None:
+    failure: list[BaseException] = []
+    finished = threading.Event()
+
+    def target() -> None:
+        try:
+            asyncio.run(_execute(run, None, settings))
+        except BaseException as exc:  # handed to the waiting thread
+            failure.append(exc)
+        finally:
+            finished.set()
+
+    threading.Thread(target=target, name="orq-batch", daemon=True).start()
+    interrupts = 0
+    while True:
+        try:
+            if finished.wait(0.2):
+                break
+        except KeyboardInterrupt:
+            interrupts += 1
+            run.interrupt()
+            if interrupts > 1:
+                break  # stop waiting; the daemon thread finishes cancelling on its own
+    if failure:
+        raise failure[0]
+
+
+# -- re-running (BatchResult.rerun) --------------------------------------------------------------
+
+
+def _rerun_args(
+    previous: BatchResult,
+    targets: Sequence[RowResult],
+    concurrency: int | None,
+    client: Any,
+    stream: bool | None,
+    request_fields: Mapping[str, Any],
+) -> tuple[list[RowSpec], dict[str, Any]]:
+    specs = [RowSpec(r.index, r.inputs, r.messages, r.context) for r in targets]
+    kwargs: dict[str, Any] = {
+        "concurrency": concurrency or previous.concurrency,
+        "client": client if client is not None else previous._client,
+        "stream": previous.stream if stream is None else stream,
+        "request_fields": {**previous.request_fields, **request_fields},
+    }
+    return specs, kwargs
+
+
+def rerun_rows(
+    previous: BatchResult,
+    targets: Sequence[RowResult],
+    *,
+    concurrency: int | None,
+    client: Any,
+    stream: bool | None,
+    progress: bool,
+    request_fields: Mapping[str, Any],
+) -> BatchResult:
+    """Run `targets` (rows of `previous`) again and merge the outcomes into `previous`."""
+    specs, kwargs = _rerun_args(previous, targets, concurrency, client, stream, request_fields)
+    newer = _run_sync(previous.key, specs, None, progress=progress, on_result=None, **kwargs)
+    return previous.merged(newer)
+
+
+async def arerun_rows(
+    previous: BatchResult,
+    targets: Sequence[RowResult],
+    *,
+    concurrency: int | None,
+    client: Any,
+    stream: bool | None,
+    progress: bool,
+    request_fields: Mapping[str, Any],
+) -> BatchResult:
+    """`rerun_rows` on the running loop."""
+    specs, kwargs = _rerun_args(previous, targets, concurrency, client, stream, request_fields)
+    newer = await _arun(previous.key, specs, None, progress=progress, on_result=None, **kwargs)
+    return previous.merged(newer)
