@@ -1,0 +1,358 @@
+"""`Result`: what one invocation of a deployment returned, ready to display and to keep.
+
+Usage:
+
+    res = %orq invoke support-answer "Where is my order?"
+    res.text, res.usage, res.trace_id, res.to_dict()
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+
+from orq_notebook._models import Invocation
+from orq_notebook._render import (
+    MUTED_STYLE,
+    escape_html,
+    escape_markdown,
+    format_duration,
+    format_usage,
+    mimebundle,
+    safe_markdown,
+    shorten,
+)
+
+__all__ = ["DEFAULT_MIMETYPES", "Result"]
+
+# Notebook frontends show the highest-ranked mimetype of a bundle, and every one of them ranks
+# text/html above text/markdown (JupyterLab and Notebook 7: html 50 < markdown 60; VS Code and
+# classic Notebook likewise). A bundle holding both would always show the HTML, which has to
+# show model text escaped and unformatted, and the Markdown would never be seen. So by default
+# a Result offers text/markdown (the answer rendered, with a footer) and text/plain (terminals,
+# logs); the HTML view is there when asked for: `display(res, include=["text/html"])`,
+# `res.to_html()` or `_repr_mimebundle_(include=...)`.
+DEFAULT_MIMETYPES: tuple[str, ...] = ("text/plain", "text/markdown")
+
+_PROVENANCE = (
+    "deployment",
+    "version",
+    "model",
+    "provider",
+    "trace_id",
+    "usage",
+    "latency",
+    "time_to_first_token",
+    "finish_reason",
+    "id",
+)
+
+
+@dataclass(eq=True, repr=False)
+class Result:
+    """The rich, capturable result of one invocation of a deployment.
+
+    Usage: `Result.from_invocation(invocation, deployment="support-answer", messages=sent,
+    latency=1.2)`; `str(res)` is the answer, `res.to_dict()` is JSON-ready.
+
+    Attributes:
+        text: the answer (what streamed so far, when `partial`).
+        deployment: the deployment key.
+        messages: what was sent, followed by the answer as an assistant message.
+        model, provider, version: what answered.
+        trace_id, id: the orq trace id and the response id.
+        usage: token counts as the API reported them (`total_tokens`, ...), or None.
+        latency: seconds from sending the request to the end of the answer.
+        time_to_first_token: seconds to the first streamed piece (None when not streamed).
+        finish_reason: why the model stopped (`stop`, `length`, `tool_calls`, ...).
+        retrievals: knowledge-base passages used, as dicts.
+        tool_calls: the tool calls the model asked for, as dicts
+            (`{"id", "type", "function": {"name", "arguments"}}`).
+        raw: the response as received, as a dict.
+        partial: True when the answer stopped early (interrupted or failed stream).
+        error: why it stopped early, when it failed.
+    """
+
+    text: str
+    deployment: str
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    model: str | None = None
+    provider: str | None = None
+    version: str | None = None
+    trace_id: str | None = None
+    id: str | None = None
+    usage: dict[str, Any] | None = None
+    latency: float | None = None
+    time_to_first_token: float | None = None
+    finish_reason: str | None = None
+    retrievals: list[dict[str, Any]] = field(default_factory=list)
+    raw: dict[str, Any] = field(default_factory=dict)
+    partial: bool = False
+    error: str | None = None
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def from_invocation(
+        cls,
+        inv: Invocation,
+        *,
+        deployment: str,
+        messages: Sequence[Mapping[str, Any] | BaseModel] = (),
+        version: str | None = None,
+        latency: float | None,
+        time_to_first_token: float | None = None,
+        partial: bool = False,
+        error: str | None = None,
+    ) -> Result:
+        """Build a Result from an `Invocation` (from `invoke` or `stream.to_invocation()`).
+
+        Args:
+            inv: the response.
+            deployment: the deployment key that was invoked.
+            messages: the messages that were sent (dicts or request models); the answer is
+                appended as an assistant message, unless it is already their last one.
+            version: the deployment version, when known.
+            latency: seconds the whole call took.
+            time_to_first_token: seconds to the first streamed piece.
+            partial, error: mark an answer that stopped early.
+        """
+        calls = inv.choices[0].message.tool_calls if inv.choices else None
+        tool_calls = [call.model_dump(mode="json", exclude_none=True) for call in calls or ()]
+        answer: dict[str, Any] = {"role": "assistant", "content": inv.text}
+        if tool_calls:
+            answer["tool_calls"] = tool_calls
+        sent = [_as_dict(m) for m in messages]
+        if not (
+            sent and sent[-1].get("role") == "assistant" and sent[-1].get("content") == inv.text
+        ):
+            sent.append(answer)  # unless the caller already put this answer last
+        usage = inv.usage.model_dump(mode="json", exclude_none=True) if inv.usage else None
+        return cls(
+            text=inv.text,
+            deployment=deployment,
+            messages=sent,
+            model=inv.model,
+            provider=inv.provider,
+            version=version,
+            trace_id=inv.trace_id,
+            id=inv.id,
+            usage=_integral(usage) if usage is not None else None,
+            latency=latency,
+            time_to_first_token=time_to_first_token,
+            finish_reason=inv.finish_reason,
+            retrievals=[r.model_dump(mode="json") for r in inv.retrievals or ()],
+            raw=inv.model_dump(mode="json"),
+            partial=partial,
+            error=error,
+            tool_calls=tool_calls,
+        )
+
+    def __post_init__(self) -> None:
+        self._shown = False
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Result:
+        """The inverse of `to_dict()`."""
+        return cls(**data)
+
+    # -----------------------------------------------------------------------------------------
+
+    @property
+    def total_tokens(self) -> int | None:
+        """`usage["total_tokens"]` (or prompt + completion), None when unknown."""
+        if not self.usage:
+            return None
+        total = self.usage.get("total_tokens")
+        if total is None:
+            prompt, completion = (
+                self.usage.get("prompt_tokens"),
+                self.usage.get("completion_tokens"),
+            )
+            total = prompt + completion if prompt is not None and completion is not None else None
+        return None if total is None else round(total)
+
+    def mark_shown(self) -> None:
+        """Say the answer is already on screen (streamed into the cell).
+
+        The next display then shows only the one-line `repr` (so a magic that streamed the
+        answer and returns this Result does not print it twice); later displays are full.
+        """
+        self._shown = True
+
+    @property
+    def provenance(self) -> dict[str, Any]:
+        """Where the answer came from (stored in the output's metadata; never a secret)."""
+        return {name: getattr(self, name) for name in _PROVENANCE}
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field as JSON-serializable data."""
+        return asdict(self)
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __repr__(self) -> str:
+        parts = [self.deployment]
+        if self.model:
+            parts.append(self.model)
+        if self.latency is not None:
+            parts.append(f"{self.latency:.1f}s")
+        if self.total_tokens is not None:
+            parts.append(f"{self.total_tokens} tokens")
+        if self.error is not None:
+            parts.append("failed")
+        elif self.partial:
+            parts.append("partial")
+        return f"<Result {' '.join(parts)}: {shorten(self.text, 40)!r}>"
+
+    # -----------------------------------------------------------------------------------------
+    # Rendering
+
+    def _footer_items(self) -> list[str]:
+        name = self.deployment
+        if self.version:
+            name += f" {self.version}" if self.version.startswith("v") else f" v{self.version}"
+        items = [name]
+        if self.model:
+            items.append(f"{self.model} ({self.provider})" if self.provider else self.model)
+        if self.latency is not None:
+            items.append(format_duration(self.latency))
+        if usage := format_usage(self.usage):
+            items.append(usage)
+        if self.finish_reason not in (None, "stop", "tool_calls"):
+            items.append(f"finish: {self.finish_reason}")
+        if self.retrievals:
+            count = len(self.retrievals)
+            items.append(f"{count} retrieval" + ("" if count == 1 else "s"))
+        return items
+
+    def _state(self) -> str | None:
+        if self.error is not None:
+            return f"⚠ failed: {self.error}"
+        return "⚠ partial answer" if self.partial else None
+
+    def to_text(self) -> str:
+        """The answer, its tool calls and a one-line footer, as plain text."""
+        blocks = [self.text] if self.text else []
+        blocks += [f"→ tool call {name}({args})" for name, args, _ in self._calls()]
+        if not blocks:
+            blocks.append("(no text)")
+        footer = " · ".join(self._footer_items())
+        if self.trace_id:
+            footer += f" · trace {self.trace_id}"
+        if state := self._state():
+            footer = f"{state} — {footer}"
+        return "\n".join(blocks) + f"\n── {footer}"
+
+    def to_markdown(self) -> str:
+        """The answer rendered as Markdown (model HTML neutralised), then a small footer."""
+        blocks = [safe_markdown(self.text)] if self.text else []
+        for name, args, call_id in self._calls():
+            fence = "`" * max(3, _longest_run(args, "`") + 1)
+            ident = (
+                f" <sub>{escape_markdown(call_id, newline=' ', block=False)}</sub>"
+                if call_id
+                else ""
+            )
+            call = f"**→ tool call** {escape_markdown(name, newline=' ', block=False)}{ident}"
+            blocks.append(f"{call}\n\n{fence}json\n{args}\n{fence}")
+        if not blocks:
+            blocks.append("*(no text)*")
+        if self.error is not None:
+            blocks.append(f"**⚠ failed:** {_inline_md(self.error)}")
+        items = [_inline_md(item) for item in self._footer_items()]
+        if self.partial and self.error is None:
+            items.insert(0, "**⚠ partial answer**")
+        if self.trace_id:
+            items.append(f"trace `{self.trace_id.replace('`', '')}`")
+        blocks.append(f"<sub>{' · '.join(items)}</sub>")
+        return "\n\n".join(blocks)
+
+    def to_html(self) -> str:
+        """The answer as escaped, wrapping text with a compact footer (never raw model HTML)."""
+        parts = ['<div class="orq-result">']
+        if self.text:
+            parts.append(
+                '<div style="white-space:pre-wrap;overflow-wrap:anywhere">'
+                f"{escape_html(self.text)}</div>"
+            )
+        for name, args, call_id in self._calls():
+            ident = f' <span style="{MUTED_STYLE}">{escape_html(call_id)}</span>' if call_id else ""
+            parts.append(
+                f"<div><b>→ tool call</b> <code>{escape_html(name)}</code>{ident}"
+                f'<pre style="margin:.2em 0;white-space:pre-wrap">{escape_html(args)}</pre></div>'
+            )
+        if not self.text and not self.tool_calls:
+            parts.append(f'<div style="{MUTED_STYLE}"><i>(no text)</i></div>')
+        if state := self._state():
+            parts.append(
+                '<div style="margin-top:.4em;padding-left:.5em;border-left:3px solid currentColor">'
+                f"<b>{escape_html(state)}</b></div>"
+            )
+        items = [escape_html(item) for item in self._footer_items()]
+        if self.trace_id:
+            items.append(f"trace <code>{escape_html(self.trace_id)}</code>")
+        parts.append(f'<div style="{MUTED_STYLE};margin-top:.4em">{" · ".join(items)}</div>')
+        parts.append("</div>")
+        return "".join(parts)
+
+    def _repr_mimebundle_(
+        self,
+        include: Collection[str] | None = None,
+        exclude: Collection[str] | None = None,
+    ) -> tuple[dict[str, str], dict[str, Any]]:
+        renderers = {
+            "text/plain": self.to_text,
+            "text/markdown": self.to_markdown,
+            "text/html": self.to_html,
+        }
+        if self._shown:
+            self._shown = False
+            renderers = {"text/plain": self.__repr__}
+        data = mimebundle(renderers, default=DEFAULT_MIMETYPES, include=include, exclude=exclude)
+        return data, {"orq_notebook": self.provenance}
+
+    def _calls(self) -> list[tuple[str, str, str]]:
+        """(name, pretty arguments, id) for each tool call."""
+        calls = []
+        for call in self.tool_calls:
+            function = call.get("function") or {}
+            arguments = function.get("arguments") or ""
+            try:
+                arguments = json.dumps(json.loads(arguments), indent=2, ensure_ascii=False)
+            except (TypeError, ValueError):
+                pass
+            calls.append((str(function.get("name") or "?"), arguments, str(call.get("id") or "")))
+        return calls
+
+
+def _inline_md(text: str) -> str:
+    return escape_markdown(text, newline=" ", block=False)
+
+
+def _as_dict(message: Mapping[str, Any] | BaseModel) -> dict[str, Any]:
+    if isinstance(message, BaseModel):
+        dumped: dict[str, Any] = message.model_dump(mode="json", by_alias=True, exclude_none=True)
+        return dumped
+    return dict(message)
+
+
+def _integral(value: Any) -> Any:
+    """Token counts arrive as floats (`57.0`); keep them as ints."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {key: _integral(item) for key, item in value.items()}
+    return value
+
+
+def _longest_run(text: str, char: str) -> int:
+    longest = run = 0
+    for c in text:
+        run = run + 1 if c == char else 0
+        longest = max(longest, run)
+    return longest
