@@ -1,0 +1,352 @@
+"""The compare widget: the same inputs sent to several deployments, streaming side by side.
+
+    CompareWidget(backend, ["summarize", "summarize-v2"], inputs={"text": doc}).run()
+    CompareWidget(backend, ["summarize"], contexts=[{"env": "a"}, {"env": "b"}])  # variants
+
+Each column is its own asyncio task: one column's error is shown in that column while the
+others finish, and Stop keeps what every column received so far.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets as widgets
+
+from ._display import error_line, render_error
+from ._models import ConfigMessage, DeploymentConfig
+from ._render import MUTED_STYLE, Table, escape_html, escape_markdown, format_duration
+from ._result import Result
+from ._widget_parts import (
+    Outcome,
+    Pane,
+    RunInfo,
+    StaticCopyBox,
+    footer_html,
+    infer_defaults,
+    raise_bug,
+    settle,
+    start_task,
+    stream_run,
+    variables_of,
+)
+
+if TYPE_CHECKING:
+    from ._widgets import PlaygroundBackend
+
+__all__ = ["CompareWidget"]
+
+
+@dataclass(eq=False)
+class _Column:
+    key: str
+    context: dict[str, Any] | None
+    pane: Pane = field(default_factory=Pane)
+    header: widgets.HTML = field(default_factory=widgets.HTML)
+    footer: widgets.HTML = field(default_factory=widgets.HTML)
+    info: RunInfo = field(default_factory=RunInfo)
+    task: asyncio.Task[Outcome] | None = None
+
+    @property
+    def label(self) -> str:
+        if not self.context:
+            return self.key
+        where = ", ".join(
+            f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in self.context.items()
+        )
+        return f"{self.key} [{where}]"
+
+
+def _as_text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+class CompareWidget(StaticCopyBox):
+    """The same inputs and message sent to several deployments (or variants) at once.
+
+    Usage: `CompareWidget(backend, ["a", "b"], inputs={"topic": "tides"})`, then Run (or
+    `.run()` and `await .wait()`). A single key with several `contexts` compares the variants
+    a deployment routes to. Empty fields are not sent: each deployment uses its own default.
+
+    Args:
+        backend: a `PlaygroundBackend`.
+        keys: deployment keys; one column each, or one key shared by every context.
+        contexts: one routing context per column.
+        inputs: starting values of the variable fields (sent with their types when unchanged).
+        message: the starting user message.
+        interval: the least time between two updates of a streaming column, in seconds.
+        clock: a monotonic clock, for latency figures and the update rate.
+
+    Attributes: `.results` (per column, a Result or the exception that column raised),
+    `.variables` (the union of the columns' `{{variables}}`).
+    """
+
+    def __init__(
+        self,
+        backend: PlaygroundBackend,
+        keys: list[str],
+        *,
+        contexts: list[dict[str, Any]] | None = None,
+        inputs: dict[str, Any] | None = None,
+        message: str | None = None,
+        interval: float = 0.1,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        super().__init__()
+        self.backend = backend
+        self.columns = [_Column(k, c) for k, c in _pairs(keys, contexts)]
+        self.results: list[Result | BaseException] = []
+        self.variables: list[str] = list(inputs or {})
+        self._given = dict(inputs or {})
+        self._interval, self._clock = interval, clock
+        self._stop_requested = False
+        self._preparing: asyncio.Task[None] | None = None
+        self._run_task: asyncio.Task[list[Result | BaseException]] | None = None
+
+        self.fields: dict[str, widgets.Text] = {}
+        self.form = widgets.VBox()
+        self.message = widgets.Textarea(
+            value=message or "",
+            description="Message",
+            placeholder="A user message (optional)",
+            layout=widgets.Layout(width="100%", height="4em"),
+        )
+        self.run_button = widgets.Button(description="Run", button_style="primary", icon="play")
+        self.stop_button = widgets.Button(description="Stop", icon="stop", disabled=True)
+        self.status = widgets.HTML()
+        self.summary = widgets.HTML()
+        self.run_button.on_click(lambda _: self._guarded(self.run))
+        self.stop_button.on_click(lambda _: self._guarded(self.stop))
+        for column in self.columns:
+            column.header.value = f"<b>{escape_html(column.label)}</b>"
+        boxes = [
+            widgets.VBox(
+                [c.header, c.pane.widget, c.footer],
+                layout=widgets.Layout(flex="1 1 0", min_width="16em", margin="0 4px"),
+            )
+            for c in self.columns
+        ]
+        self._build_form({})
+        self.children = [
+            self.form,
+            self.message,
+            widgets.HBox([self.run_button, self.stop_button, self.status]),
+            widgets.HBox(boxes, layout=widgets.Layout(width="100%", overflow="auto")),
+            self.summary,
+            self.hide_static_copy,
+        ]
+        try:
+            self._preparing = start_task(self._prepare())
+        except RuntimeError:
+            self.status.value = "Not in a running event loop: the fields show given inputs only."
+
+    # -- fields -----------------------------------------------------------------------------
+
+    async def _prepare(self) -> None:
+        try:
+            listed = {d.key: d for d in await self.backend.list_deployments()}
+        except Exception:
+            listed = {}  # each column's get_config below says what is wrong
+        configs = await asyncio.gather(
+            *(self._config(c) for c in self.columns), return_exceptions=True
+        )
+        messages: list[ConfigMessage] = []
+        defaults: dict[str, set[str]] = {}
+        for column, config in zip(self.columns, configs, strict=True):
+            deployment = listed.get(column.key)
+            templates = deployment.prompt_config.messages if deployment else []
+            resolved = config.messages if isinstance(config, DeploymentConfig) else []
+            messages += [*templates, *resolved]
+            for name, value in infer_defaults(templates, resolved).items():
+                defaults.setdefault(name, set()).add(value)
+            good = config if isinstance(config, DeploymentConfig) else None
+            column.info = RunInfo.of(deployment, good)
+            problem = error_line(config) if isinstance(config, BaseException) else None
+            column.header.value = _header_html(column, column.info, problem)
+        self.variables = list(dict.fromkeys([*variables_of(messages), *self._given]))
+        self._build_form(defaults)
+
+    async def _config(self, column: _Column) -> DeploymentConfig:
+        return await self.backend.get_config(column.key, context=column.context)
+
+    def _build_form(self, defaults: dict[str, set[str]]) -> None:
+        old = {name: f.value for name, f in self.fields.items()}
+        self.fields = {}
+        for name in self.variables:
+            shown = ", ".join(sorted(defaults.get(name, ())))
+            self.fields[name] = widgets.Text(
+                value=old.get(name, _as_text(self._given[name]) if name in self._given else ""),
+                description=name,
+                placeholder=f"default: {shown}" if shown else "(each deployment's default)",
+                style={"description_width": "initial"},
+                layout=widgets.Layout(width="100%"),
+            )
+        self.form.children = list(self.fields.values())
+
+    def _inputs(self) -> dict[str, Any]:
+        inputs: dict[str, Any] = {}
+        for name, f in self.fields.items():
+            if f.value == "":
+                continue
+            given = self._given.get(name)
+            unchanged = name in self._given and f.value == _as_text(given)
+            inputs[name] = given if unchanged else f.value
+        return inputs
+
+    # -- running ----------------------------------------------------------------------------
+
+    def run(self) -> asyncio.Task[list[Result | BaseException]]:
+        """Start every column; returns the task (`await` it, or `wait()`)."""
+        if self._run_task is not None and not self._run_task.done():
+            raise RuntimeError("A run is already in progress; stop it first.")
+        self._stop_requested = False
+        self._run_task = start_task(self._run())
+        return self._run_task
+
+    def stop(self) -> None:
+        """Stop every column that is still streaming; what they received stays."""
+        self._stop_requested = True
+        for column in self.columns:
+            if column.task is not None and not column.task.done():
+                column.task.cancel()
+
+    async def wait(self) -> list[Result | BaseException]:
+        """Wait for the fields to be ready and the current run (if any) to end; `.results`."""
+        await settle(lambda: [self._preparing, self._run_task])
+        raise_bug(self._run_task)
+        return self.results
+
+    async def _run(self) -> list[Result | BaseException]:
+        await settle(lambda: [self._preparing])
+        inputs = self._inputs()
+        message = self.message.value if self.message.value.strip() else None
+        self._set_running(True)
+        try:
+            for column in self.columns:
+                column.footer.value = ""
+                column.task = start_task(
+                    stream_run(
+                        self.backend,
+                        column.key,
+                        inputs=inputs,
+                        message=message,
+                        context=column.context,
+                        pane=column.pane,
+                        info=column.info,
+                        interval=self._interval,
+                        clock=self._clock,
+                        stop_requested=lambda: self._stop_requested,
+                    )
+                )
+            outcomes = await asyncio.gather(
+                *(c.task for c in self.columns if c.task is not None), return_exceptions=True
+            )
+        finally:
+            self._set_running(False)
+        self.results = []
+        for column, outcome in zip(self.columns, outcomes, strict=True):
+            if isinstance(outcome, BaseException):  # cancelled from outside, or a bug
+                column.pane.finish(column.pane.text, error=outcome)
+                self.results.append(outcome)
+            else:
+                column.footer.value = footer_html(outcome.result)
+                self.results.append(outcome.error or outcome.result)
+        stopped = any(isinstance(o, Outcome) and o.stopped for o in outcomes)
+        self.status.value = "<i>Stopped.</i>" if stopped else "Done."
+        self.summary.value = self.summary_table().to_html()
+        self.update_static_copy()
+        return self.results
+
+    def _set_running(self, running: bool) -> None:
+        self.run_button.disabled = running
+        self.stop_button.disabled = not running
+        if running:
+            self.status.value = "<i>Running…</i>"
+            self.summary.value = ""
+
+    # -- display ----------------------------------------------------------------------------
+
+    def _guarded(self, action: Callable[[], object]) -> None:
+        # JupyterLab drops output printed by widget callbacks: errors go to the status line.
+        try:
+            action()
+        except Exception as exc:
+            self.status.value = render_error(exc).html
+
+    def _title(self) -> str:
+        return "orq_notebook Compare (" + ", ".join(c.label for c in self.columns) + ")"
+
+    def summary_table(self) -> Table:
+        """Latency, time to first token, tokens and finish reason of each column's last run."""
+        rows = []
+        for column, item in zip(self.columns, self.results, strict=True):
+            row: dict[str, Any] = {"column": column.label}
+            if isinstance(item, Result):
+                row["status"] = "error" if item.error else ("stopped" if item.partial else "ok")
+                if item.latency is not None:
+                    row["latency"] = format_duration(item.latency)
+                if item.time_to_first_token is not None:
+                    row["first token"] = format_duration(item.time_to_first_token)
+                row["tokens"] = item.total_tokens
+                row["finish reason"] = item.finish_reason
+            else:
+                row["status"] = f"error: {error_line(item)}"
+            rows.append(row)
+        return Table(rows, columns=_SUMMARY_COLUMNS)
+
+    def _static_parts(self) -> tuple[str, str] | None:
+        if not self.results:
+            return None
+        table = self.summary_table()
+        markdown = [f"**{_md_line(self._title())}**: the last run", table.to_markdown()]
+        plain = [f"{self._title()}: the last run", table.to_text()]
+        for column, item in zip(self.columns, self.results, strict=True):
+            markdown.append(f"#### {_md_line(column.label)}")
+            plain.append(f"\n## {column.label}")
+            if isinstance(item, Result):
+                markdown.append(item.to_markdown())
+                plain.append(item.to_text())
+            else:
+                line = render_error(item).text
+                markdown.append(_md_line(line))
+                plain.append(line)
+        return "\n\n".join(markdown), "\n".join(plain)
+
+
+_SUMMARY_COLUMNS = ["column", "status", "latency", "first token", "tokens", "finish reason"]
+
+
+def _md_line(text: str) -> str:
+    return escape_markdown(text, newline=" ", block=False)
+
+
+def _pairs(
+    keys: list[str], contexts: list[dict[str, Any]] | None
+) -> list[tuple[str, dict[str, Any] | None]]:
+    if not keys:
+        raise ValueError("Compare needs at least one deployment key.")
+    if contexts is None:
+        return [(k, None) for k in keys]
+    if len(keys) == 1:
+        return [(keys[0], c) for c in contexts]
+    if len(keys) != len(contexts):
+        raise ValueError(
+            f"Got {len(keys)} keys and {len(contexts)} contexts: pass one key with several "
+            "contexts (variants of one deployment), or one context per key."
+        )
+    return list(zip(keys, contexts, strict=True))
+
+
+def _header_html(column: _Column, info: RunInfo, problem: str | None) -> str:
+    html = f"<b>{escape_html(column.label)}</b>"
+    if info.model:
+        html += f"<br><small>{escape_html(info.provider)} · {escape_html(info.model)}</small>"
+    if problem:
+        # Often only "a variable has no default": a note, since the run may still work.
+        html += f"<br><span style='{MUTED_STYLE}'>(get_config: {escape_html(problem)})</span>"
+    return html

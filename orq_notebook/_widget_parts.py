@@ -1,0 +1,412 @@
+"""Building blocks shared by the playground (`_widgets`) and the compare widget (`_compare`).
+
+A streaming pane, a rate limiter for its updates, one streamed run turned into a Result (full,
+stopped or failed), the static copy a widget leaves in the saved notebook, and the helpers that
+find a deployment's `{{variables}}` and their defaults.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from collections.abc import Callable, Coroutine, Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import ipywidgets as widgets
+from IPython.display import display as _untyped_display
+
+from ._display import error_line, render_error
+from ._models import ConfigMessage, Deployment, DeploymentConfig
+from ._render import MUTED_STYLE, escape_html, format_duration, format_usage, safe_markdown
+from ._result import Result
+from ._templating import find_variables, render
+
+if TYPE_CHECKING:
+    from ._widgets import PlaygroundBackend
+
+T = TypeVar("T")
+
+# IPython's `display` has no annotations; this gives it a type for our calls.
+display: Callable[..., Any] = _untyped_display
+
+# ---------------------------------------------------------------------------------------------
+# Variables and their defaults
+
+
+def message_text(message: ConfigMessage) -> str:
+    """The text of a prompt message (the text parts of a multi-part content, joined)."""
+    content = message.content
+    if isinstance(content, str):
+        return content
+    return "\n".join(str(p.get("text", "")) for p in content or () if p.get("type") == "text")
+
+
+def variables_of(messages: Iterable[ConfigMessage]) -> list[str]:
+    """The distinct `{{variables}}` of the messages, in order of first appearance."""
+    names: dict[str, None] = {}
+    for message in messages:
+        names.update(dict.fromkeys(find_variables(message_text(message))))
+    return list(names)
+
+
+def infer_defaults(
+    templates: Sequence[ConfigMessage], resolved: Sequence[ConfigMessage]
+) -> dict[str, str]:
+    """Variable values the server filled in: each template is matched against its resolution.
+
+    `templates` are a deployment's raw prompt messages (`{{company}}`), `resolved` what
+    `get_config` returned without inputs ("Acme"): the server's defaults are what differs.
+    Messages that do not line up, and variables left unresolved, give nothing.
+    """
+    defaults: dict[str, str] = {}
+    for template, done in zip(templates, resolved, strict=False):
+        if template.role != done.role:
+            continue
+        pattern, groups = _template_pattern(message_text(template))
+        match = pattern.fullmatch(message_text(done))
+        if match is None:
+            continue
+        for group, name in groups.items():
+            value = match.group(group)
+            if not find_variables(value):
+                defaults.setdefault(name, value)
+    return defaults
+
+
+def _template_pattern(template: str) -> tuple[re.Pattern[str], dict[str, str]]:
+    # Rendering with numbered markers finds the placeholders with the templating's own rules.
+    names: list[str] = []
+
+    def marker(name: str) -> str:
+        names.append(name)
+        return f"\x00{len(names) - 1}\x00"
+
+    pieces = render(template, marker).split("\x00")
+    groups: dict[str, str] = {}  # regex group -> variable name
+    parts = []
+    for i, piece in enumerate(pieces):
+        if i % 2 == 0:
+            parts.append(re.escape(piece))
+            continue
+        name = names[int(piece)]
+        group = next((g for g, n in groups.items() if n == name), None)
+        if group is None:
+            group = f"v{len(groups)}"
+            groups[group] = name
+            parts.append(f"(?P<{group}>.*?)")
+        else:
+            parts.append(f"(?P={group})")
+    return re.compile("".join(parts), re.DOTALL), groups
+
+
+# ---------------------------------------------------------------------------------------------
+# Tasks on the kernel's loop
+
+
+def start_task(coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+    """Schedule `coro` on the running loop (the kernel's, in a notebook)."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        coro.close()
+        raise RuntimeError(
+            "The widget runs on a running asyncio event loop, as in a Jupyter kernel; "
+            "none is running here."
+        ) from None
+    return loop.create_task(coro)
+
+
+async def settle(tasks: Callable[[], Iterable[asyncio.Task[Any] | None]]) -> None:
+    """Wait until none of `tasks()` is pending; asked again after each wait, as tasks chain."""
+    while pending := {t for t in tasks() if t is not None and not t.done()}:
+        await asyncio.wait(pending)
+
+
+def raise_bug(task: asyncio.Task[Any] | None) -> None:
+    """Re-raise what a finished run task raised: backend errors are caught, so it is a bug."""
+    if task is not None and task.done() and not task.cancelled():
+        error = task.exception()
+        if error is not None:
+            raise error
+
+
+class Throttle:
+    """Calls `flush` at most once per `interval` seconds; the first call goes through at once.
+
+    Calls in between are coalesced into one flush at the end of the interval, so the pane
+    shows the newest text without one frontend message per token.
+    """
+
+    def __init__(self, flush: Callable[[], None], interval: float, clock: Callable[[], float]):
+        self._flush, self._interval, self._clock = flush, interval, clock
+        self._last: float | None = None
+        self._timer: asyncio.TimerHandle | None = None
+
+    def poke(self) -> None:
+        if self._timer is not None:
+            return
+        wait = 0.0 if self._last is None else self._last + self._interval - self._clock()
+        if wait <= 0:
+            self._fire()
+        else:
+            self._timer = asyncio.get_running_loop().call_later(wait, self._fire)
+
+    def _fire(self) -> None:
+        self._timer = None
+        self._last = self._clock()
+        self._flush()
+
+    def cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+
+# ---------------------------------------------------------------------------------------------
+# The streaming pane and one streamed run
+
+
+def _output(data: dict[str, str]) -> dict[str, Any]:
+    return {"output_type": "display_data", "data": data, "metadata": {}}
+
+
+def _answer(text: str) -> dict[str, Any]:
+    # Model text is untrusted and the pane renders as trusted output: no raw HTML gets through.
+    return _output({"text/markdown": safe_markdown(text), "text/plain": text})
+
+
+def _note(text: str) -> dict[str, Any]:
+    html = f"<i style='{MUTED_STYLE}'>{escape_html(text)}</i>"
+    return _output({"text/html": html, "text/plain": text})
+
+
+class Pane:
+    """An `Output` widget whose outputs are set, not captured.
+
+    Capturing (`with output:`) routes by the parent message id, which a task started from a
+    button click does not reliably carry; setting `outputs` is a plain widget-state update that
+    JupyterLab, Notebook 7 and VS Code all render (Markdown included).
+    """
+
+    def __init__(self) -> None:
+        self.widget = widgets.Output(
+            layout=widgets.Layout(
+                border="1px solid rgba(127,127,127,.35)",
+                padding="2px 8px",
+                min_height="3em",
+                overflow="auto",
+            )
+        )
+        self.text = ""
+
+    def show(self, text: str) -> None:
+        """Show the answer so far."""
+        self.text = text
+        self.widget.outputs = (_answer(text) if text else _note("…"),)
+
+    def finish(
+        self, text: str, *, note: str | None = None, error: BaseException | str | None = None
+    ) -> None:
+        """The last state: the answer, then a note ("Stopped.") and/or one error line."""
+        self.text = text
+        outputs = [_answer(text)] if text else []
+        if note:
+            outputs.append(_note(note))
+        if isinstance(error, BaseException):
+            rendered = render_error(error)
+            outputs.append(_output({"text/html": rendered.html, "text/plain": rendered.text}))
+        elif error:
+            html = f"<b>⚠</b> {escape_html(error)}"
+            outputs.append(_output({"text/html": html, "text/plain": f"⚠ {error}"}))
+        self.widget.outputs = tuple(outputs)
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What is known of a deployment before running it, for results of unfinished runs."""
+
+    model: str = ""
+    provider: str = ""
+    version: str | None = None
+
+    @classmethod
+    def of(cls, deployment: Deployment | None, config: DeploymentConfig | None) -> RunInfo:
+        if config is not None:
+            return cls(config.model, config.provider, config.version)
+        if deployment is not None:
+            prompt = deployment.prompt_config
+            return cls(prompt.model, prompt.provider, deployment.version)
+        return cls()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a run ended: its Result (partial when stopped or failed) and the error, if any."""
+
+    result: Result
+    error: Exception | None = None
+    stopped: bool = False
+
+
+async def stream_run(
+    backend: PlaygroundBackend,
+    key: str,
+    *,
+    inputs: dict[str, Any],
+    message: str | None,
+    context: dict[str, Any] | None,
+    pane: Pane,
+    info: RunInfo,
+    interval: float,
+    clock: Callable[[], float],
+    stop_requested: Callable[[], bool],
+) -> Outcome:
+    """Run `key` through `backend`, streaming into `pane` at a bounded rate.
+
+    A backend error ends in the pane as one line; a Stop (cancellation while `stop_requested()`)
+    keeps the partial text. Both give a partial Result. Any other cancellation propagates.
+    """
+    pieces: list[str] = []
+    start = clock()
+    first_token: list[float] = []
+    throttle = Throttle(lambda: pane.show("".join(pieces)), interval, clock)
+
+    def on_text(piece: str) -> None:
+        if not first_token:
+            first_token.append(clock() - start)
+        pieces.append(piece)
+        throttle.poke()
+
+    def partial(text: str, error: str | None) -> Result:
+        sent = [{"role": "user", "content": message}] if message else []
+        return Result(
+            text,
+            deployment=key,
+            messages=[*sent, {"role": "assistant", "content": text}],
+            model=info.model or None,
+            provider=info.provider or None,
+            version=info.version,
+            latency=clock() - start,
+            time_to_first_token=first_token[0] if first_token else None,
+            partial=True,
+            error=error,
+        )
+
+    pane.show("")
+    try:
+        result = await backend.run(
+            key, inputs=inputs, message=message, context=context, on_text=on_text
+        )
+    except asyncio.CancelledError:
+        throttle.cancel()
+        stopped = partial("".join(pieces), None)
+        pane.finish(stopped.text, note="Stopped." if stop_requested() else "Cancelled.")
+        if not stop_requested():
+            raise
+        task = asyncio.current_task()
+        if task is not None and hasattr(task, "uncancel"):  # Python 3.11+: the stop is handled
+            task.uncancel()
+        return Outcome(stopped, stopped=True)
+    except Exception as exc:
+        throttle.cancel()
+        text = "".join(pieces) or str(getattr(exc, "partial_text", ""))
+        pane.finish(text, error=exc)
+        return Outcome(partial(text, error_line(exc)), error=exc)
+    throttle.cancel()
+    pane.finish(result.text or "".join(pieces))
+    return Outcome(result)
+
+
+# ---------------------------------------------------------------------------------------------
+# Result figures
+
+
+def footer_html(result: Result) -> str:
+    """Latency, time to first token, tokens, finish reason and trace id, in one small line."""
+    parts = [
+        f"latency {format_duration(result.latency)}" if result.latency is not None else "",
+        f"first token {format_duration(result.time_to_first_token)}"
+        if result.time_to_first_token is not None
+        else "",
+        format_usage(result.usage),
+        f"finish {result.finish_reason}" if result.finish_reason else "",
+        f"trace {result.trace_id}" if result.trace_id else "",
+    ]
+    return f"<span style='{MUTED_STYLE}'>{escape_html(' · '.join(p for p in parts if p))}</span>"
+
+
+# ---------------------------------------------------------------------------------------------
+# The static copy left in the saved notebook
+
+
+class StaticCopyBox(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
+    """A VBox that leaves a static copy of its last results in the notebook.
+
+    A widget's output holds only a reference to live state, which is gone when the notebook is
+    reopened without a kernel: JupyterLab then shows "model not found", not a fallback, and
+    VS Code likewise. So displaying the widget (`_ipython_display_`) also opens a second output
+    right below it, a plain display with a display id, and `update_static_copy()` (called when
+    a run ends) rewrites it through that id. Display updates are applied to the saved `.ipynb`
+    by JupyterLab, Notebook 7, VS Code and nbclient alike, whichever cell is running.
+
+    The copy is Markdown (`text/markdown` + `text/plain`), the way a `Result` displays, since
+    every frontend would prefer an HTML version and show the answer unformatted. While the
+    widget is live the copy would repeat what it shows, so the widget carries a hidden
+    `<style>` rule that hides the copy's `<div>`. The rule exists only where the widget is
+    rendered: reopened without a kernel, or exported, the notebook shows the copy.
+
+    The widget's own output gets a readable `text/plain` title, and a `text/html` line for
+    renderers that skip widgets (nbconvert, GitHub), next to ipywidgets' view mimetype.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._static_class = f"orq-static-{uuid.uuid4().hex[:12]}"
+        self._static_handles: list[Any] = []
+        self.hide_static_copy = widgets.HTML(
+            f"<style>.{self._static_class} {{display: none}}</style>",
+            layout=widgets.Layout(display="none"),
+        )
+
+    def _title(self) -> str:
+        raise NotImplementedError
+
+    def _static_parts(self) -> tuple[str, str] | None:
+        """(markdown, plain text) of the last results, or None before the first run."""
+        raise NotImplementedError
+
+    def static_bundle(self) -> dict[str, str]:
+        """The mime bundle of the static copy: `text/markdown` and `text/plain`."""
+        parts = self._static_parts()
+        if parts is None:
+            return {"text/plain": ""}
+        markdown, plain = parts
+        # Blank lines around the body: Markdown inside an HTML block is rendered as Markdown.
+        wrapped = f'<div class="orq-static {self._static_class}">\n\n{markdown}\n\n</div>'
+        return {"text/markdown": wrapped, "text/plain": plain}
+
+    def update_static_copy(self) -> None:
+        bundle = self.static_bundle()
+        for handle in self._static_handles:
+            handle.update(bundle, raw=True)
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any] | None:
+        # ipywidgets 8 returns {"text/plain": repr(self), widget-view: {model_id...}}, or None
+        # once the widget is closed; a short title reads better than the truncated repr.
+        data: dict[str, Any] | None = super()._repr_mimebundle_(**kwargs)
+        if data is not None:
+            title = self._title()
+            data["text/plain"] = title
+            data["text/html"] = (
+                f"<p><i>{escape_html(title)}: an interactive widget (it needs a running "
+                "kernel); a static copy of its last run follows.</i></p>"
+            )
+        return data
+
+    def _ipython_display_(self) -> None:
+        display(self._repr_mimebundle_(), raw=True)
+        handle = display(self.static_bundle(), raw=True, display_id=True)
+        if handle is not None:
+            self._static_handles.append(handle)

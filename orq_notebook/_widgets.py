@@ -1,0 +1,389 @@
+"""Widgets for trying deployments in a notebook: a playground (and, in `_compare`, a compare).
+
+Built from stock ipywidgets only (no custom front-end code), so they work in JupyterLab,
+Notebook 7 and VS Code. They never talk HTTP: they drive a small async protocol,
+`PlaygroundBackend`, which the session implements over `AsyncClient` and tests with a fake.
+
+    PlaygroundWidget(backend, key="support-answer")
+
+Runs are asyncio tasks on the kernel's running event loop, so the kernel keeps handling widget
+messages while an answer streams in, and Stop (which cancels the task) lands mid-stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import ipywidgets as widgets
+
+from ._compare import CompareWidget
+from ._display import error_line
+from ._models import Deployment, DeploymentConfig
+from ._render import MUTED_STYLE, escape_html, escape_markdown
+from ._result import Result
+from ._widget_parts import (
+    Pane,
+    RunInfo,
+    StaticCopyBox,
+    footer_html,
+    infer_defaults,
+    raise_bug,
+    settle,
+    start_task,
+    stream_run,
+    variables_of,
+)
+
+__all__ = ["CompareWidget", "PlaygroundBackend", "PlaygroundWidget"]
+
+History = list[tuple[dict[str, Any], str | None, Result]]
+
+
+class PlaygroundBackend(Protocol):
+    """What the widgets need from a connection; `_session.ClientBackend` is the real one."""
+
+    async def list_deployments(self) -> list[Deployment]: ...
+
+    async def get_config(
+        self,
+        key: str,
+        *,
+        inputs: dict[str, Any] | None = None,
+        context: dict[str, Any] | None = None,
+    ) -> DeploymentConfig: ...
+
+    async def run(
+        self,
+        key: str,
+        *,
+        inputs: dict[str, Any],
+        message: str | None,
+        context: dict[str, Any] | None,
+        on_text: Callable[[str], None],
+    ) -> Result:
+        """Stream an answer: `on_text(piece)` per piece, then the final Result.
+
+        Cancelling the task stops the stream and closes the connection.
+        """
+        ...
+
+
+class PlaygroundWidget(StaticCopyBox):
+    """Try one deployment: pick it, fill its variables, Run / Stop, watch the answer stream.
+
+    Usage: `PlaygroundWidget(backend, key="support-answer")` as the last line of a cell.
+    The variable fields start with the deployment's defaults when the backend reveals them;
+    a field left empty is not sent, so the deployment's own default applies.
+
+    Args:
+        backend: a `PlaygroundBackend`.
+        key: the deployment selected at start (default: the first one listed).
+        interval: the least time between two updates of the streaming pane, in seconds.
+        clock: a monotonic clock, for latency figures and the update rate.
+
+    Attributes: `.variables` (the `{{variables}}` of the selected deployment), `.result` (the
+    last Result or None), `.history` (a list of `(inputs, message, Result)`).
+    """
+
+    def __init__(
+        self,
+        backend: PlaygroundBackend,
+        key: str | None = None,
+        *,
+        interval: float = 0.1,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        super().__init__()
+        self.backend = backend
+        self.variables: list[str] = []
+        self.result: Result | None = None
+        self.history: History = []
+        self._interval, self._clock = interval, clock
+        self._deployments: dict[str, Deployment] = {}
+        self._run_info = RunInfo()
+        self._pending_inputs: dict[str, Any] | None = None
+        self._stop_requested = False
+        self._loading: asyncio.Task[None] | None = None
+        self._config_task: asyncio.Task[None] | None = None
+        self._run_task: asyncio.Task[Result | None] | None = None
+
+        full = widgets.Layout(width="100%")
+        self.deployment = widgets.Dropdown(description="Deployment", options=[], layout=full)
+        self.info = widgets.HTML()
+        self.fields: dict[str, widgets.Text] = {}
+        self.form = widgets.VBox()
+        self.message = widgets.Textarea(
+            description="Message",
+            placeholder="A user message (optional)",
+            layout=widgets.Layout(width="100%", height="5em"),
+        )
+        self.run_button = widgets.Button(description="Run", button_style="primary", icon="play")
+        self.stop_button = widgets.Button(description="Stop", icon="stop", disabled=True)
+        self.status = widgets.HTML()
+        self.output = Pane()
+        self.footer = widgets.HTML()
+        self.history_select = widgets.Select(options=[], rows=4, layout=widgets.Layout(flex="1"))
+        self.load_button = widgets.Button(description="Load", icon="undo", disabled=True)
+
+        self.deployment.observe(self._on_select, names="value")
+        self.run_button.on_click(lambda _: self._guarded(self.run))
+        self.stop_button.on_click(lambda _: self._guarded(self.stop))
+        self.load_button.on_click(lambda _: self._guarded(self._load_selected))
+        self.children = [
+            self.deployment,
+            self.info,
+            self.form,
+            self.message,
+            widgets.HBox([self.run_button, self.stop_button, self.status]),
+            self.output.widget,
+            self.footer,
+            widgets.HTML("<b>History</b>"),
+            widgets.HBox([self.history_select, self.load_button], layout=full),
+            self.hide_static_copy,
+        ]
+        self._start_key = key
+        if _loop_is_running():
+            self._loading = start_task(self.refresh())
+        else:
+            self.info.value = "Call <code>await widget.refresh()</code> to load deployments."
+
+    # -- deployments and their configuration ------------------------------------------------
+
+    async def refresh(self) -> None:
+        """(Re)load the deployment list and select the start key (or keep the selection)."""
+        selected = self.deployment.value or self._start_key
+        try:
+            listed = await self.backend.list_deployments()
+        except Exception as exc:
+            listed = []
+            self.output.finish("", error=f"Could not list deployments: {error_line(exc)}")
+        self._deployments = {d.key: d for d in listed}
+        keys = list(self._deployments)
+        if selected and selected not in self._deployments:
+            keys.insert(0, selected)  # let the user try a key the list does not show
+        before = self._config_task
+        self.deployment.options = keys
+        if keys:
+            self.deployment.value = selected or keys[0]
+        if self._config_task is before and self.deployment.value:  # the value did not change
+            self._on_select({"new": self.deployment.value})
+
+    def _on_select(self, change: dict[str, Any]) -> None:
+        if self._config_task is not None and not self._config_task.done():
+            self._config_task.cancel()
+        if change["new"]:
+            self._config_task = start_task(self._show_deployment(change["new"]))
+
+    async def _show_deployment(self, key: str) -> None:
+        deployment = self._deployments.get(key)
+        templates = deployment.prompt_config.messages if deployment else []
+        self.deployment.tooltip = deployment.description if deployment else None
+        try:
+            # No inputs: the server fills what it has defaults for, which reveals the defaults.
+            config: DeploymentConfig | None = await self.backend.get_config(key)
+            problem = None
+        except Exception as exc:
+            config, problem = None, error_line(exc)
+        resolved = config.messages if config else []
+        self.variables = variables_of([*templates, *resolved])
+        self._run_info = RunInfo.of(deployment, config)
+        self._build_form(infer_defaults(templates, resolved))
+        self.info.value = _info_html(deployment, config, problem)
+
+    def _build_form(self, defaults: dict[str, str]) -> None:
+        self.fields = {
+            name: widgets.Text(
+                value=defaults.get(name, ""),
+                description=name,
+                placeholder="" if name in defaults else "(the deployment's default)",
+                style={"description_width": "initial"},
+                layout=widgets.Layout(width="100%"),
+            )
+            for name in self.variables
+        }
+        self.form.children = list(self.fields.values())
+        if self._pending_inputs is not None:
+            self._fill(self._pending_inputs)
+            self._pending_inputs = None
+
+    def _fill(self, inputs: dict[str, Any]) -> None:
+        for name, field in self.fields.items():
+            field.value = "" if inputs.get(name) is None else str(inputs[name])
+
+    # -- running --------------------------------------------------------------------------
+
+    def run(self) -> asyncio.Task[Result | None]:
+        """Start a run with the form's values; returns its asyncio task (`await` it or `wait()`)."""
+        if self._run_task is not None and not self._run_task.done():
+            raise RuntimeError("A run is already in progress; stop it first.")
+        self._stop_requested = False
+        self._run_task = start_task(self._run())
+        return self._run_task
+
+    def stop(self) -> None:
+        """Stop the current run; the text received so far stays, marked as stopped."""
+        if self._run_task is not None and not self._run_task.done():
+            self._stop_requested = True
+            self._run_task.cancel()
+
+    async def wait(self) -> Result | None:
+        """Wait until loading and the current run (if any) are over; returns `.result`."""
+        await settle(lambda: [self._loading, self._config_task, self._run_task])
+        raise_bug(self._run_task)
+        return self.result
+
+    async def _run(self) -> Result | None:
+        await settle(lambda: [self._loading, self._config_task])
+        key = self.deployment.value
+        if not key:
+            self.output.finish("", error="No deployment is selected.")
+            return None
+        inputs = {name: f.value for name, f in self.fields.items() if f.value != ""}
+        message = self.message.value if self.message.value.strip() else None
+        self._set_running(True)
+        try:
+            outcome = await stream_run(
+                self.backend,
+                key,
+                inputs=inputs,
+                message=message,
+                context=None,
+                pane=self.output,
+                info=self._run_info,
+                interval=self._interval,
+                clock=self._clock,
+                stop_requested=lambda: self._stop_requested,
+            )
+        finally:
+            self._set_running(False)
+        self.result = outcome.result
+        self.history.append((inputs, message, outcome.result))
+        self.status.value = _status(outcome.stopped, outcome.error)
+        self.footer.value = footer_html(outcome.result)
+        self._refresh_history()
+        self.update_static_copy()
+        return outcome.result
+
+    def _set_running(self, running: bool) -> None:
+        self.run_button.disabled = running
+        self.stop_button.disabled = not running
+        self.deployment.disabled = running
+        if running:
+            self.status.value = "<i>Running…</i>"
+            self.footer.value = ""
+
+    # -- history ----------------------------------------------------------------------------
+
+    def _refresh_history(self) -> None:
+        options = [(_history_label(i, entry), i) for i, entry in enumerate(self.history)]
+        self.history_select.options = list(reversed(options))
+        self.history_select.value = len(self.history) - 1
+        self.load_button.disabled = False
+
+    def _load_selected(self) -> None:
+        if self.history_select.value is not None:
+            self.load(self.history_select.value)
+
+    def load(self, index: int) -> None:
+        """Put run `index` of `.history` back into the form, and show its answer."""
+        inputs, message, result = self.history[index]
+        self.message.value = message or ""
+        if result.deployment != self.deployment.value and result.deployment in (
+            self.deployment.options
+        ):
+            self._pending_inputs = inputs  # filled in once that deployment's form is built
+            self.deployment.value = result.deployment
+        else:
+            self._fill(inputs)
+        self.output.finish(result.text, note=f"Run {index + 1}, loaded from the history.")
+        self.footer.value = footer_html(result)
+
+    # -- display ----------------------------------------------------------------------------
+
+    def _guarded(self, action: Callable[[], object]) -> None:
+        # JupyterLab drops output printed by widget callbacks: errors go to the pane instead.
+        try:
+            action()
+        except Exception as exc:
+            self.output.finish(self.output.text, error=exc)
+
+    def _title(self) -> str:
+        key = self.deployment.value or self._start_key
+        return f"orq_notebook Playground ({key or 'no deployment'})"
+
+    def _static_parts(self) -> tuple[str, str] | None:
+        if not self.history:
+            return None
+        inputs, message, result = self.history[-1]
+        given = [f"{k} = {v}" for k, v in inputs.items()]
+        given += [f"message: {message}"] if message else []
+        heading = f"Last run of {result.deployment} (run {len(self.history)} of the playground)"
+        markdown = "\n\n".join(
+            [
+                f"**{_md_line(heading)}**",
+                *(["\n".join(f"- {_md_line(line)}" for line in given)] if given else []),
+                result.to_markdown(),
+            ]
+        )
+        plain = "\n".join([f"{self._title()}: {heading}", *given, "", result.to_text()])
+        return markdown, plain
+
+
+def _md_line(text: str) -> str:
+    return escape_markdown(text, newline=" ", block=False)
+
+
+def _loop_is_running() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+def _info_html(
+    deployment: Deployment | None, config: DeploymentConfig | None, problem: str | None
+) -> str:
+    if config is not None:
+        model, provider, params, version = (
+            config.model,
+            config.provider,
+            config.parameters,
+            config.version,
+        )
+    elif deployment is not None:
+        prompt = deployment.prompt_config
+        model, provider, params = prompt.model, prompt.provider, prompt.model_parameters
+        version = deployment.version
+    else:
+        return f"<b>⚠</b> {escape_html(problem or 'Unknown deployment.')}"
+    shown = " · ".join(f"{escape_html(str(k))}={escape_html(str(v))}" for k, v in params.items())
+    parts = [
+        f"<b>{escape_html(model)}</b>",
+        escape_html(provider),
+        f"version {escape_html(version)}",
+    ]
+    html = " · ".join(parts) + (f"<br><small>{shown}</small>" if shown else "")
+    if deployment is not None and deployment.description:
+        html += f"<br><i>{escape_html(deployment.description)}</i>"
+    if problem:
+        html += f"<br><span style='{MUTED_STYLE}'>(get_config: {escape_html(problem)})</span>"
+    return html
+
+
+def _status(stopped: bool, error: BaseException | None) -> str:
+    if error is not None:
+        return "<b>⚠ Failed.</b>"
+    return "<i>Stopped.</i>" if stopped else "Done."
+
+
+def _history_label(index: int, entry: tuple[dict[str, Any], str | None, Result]) -> str:
+    inputs, message, result = entry
+    mark = " (error)" if result.error else (" (stopped)" if result.partial else "")
+    given = ", ".join(f"{k}={v}" for k, v in inputs.items())
+    words = " ".join(result.text.split()[:8])
+    label = f"{index + 1}. {result.deployment}{mark} | {given or message or '-'} | {words}"
+    return label if len(label) <= 100 else label[:99] + "…"
