@@ -1,0 +1,403 @@
+"""Per-kernel state: where the notebook points, its clients, history and threads.
+
+This is where the core (clients, local server) meets the notebook side (results, widgets).
+It never imports IPython: the magics drive it, and so can a plain script.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ._client import AsyncClient, Client
+from ._config import Settings
+from ._models import Deployment, DeploymentConfig, Invocation
+from ._result import Result
+
+if TYPE_CHECKING:
+    from .local import LocalServer
+
+__all__ = [
+    "ClientBackend",
+    "HistoryEntry",
+    "Session",
+    "backend_for",
+    "current_session",
+    "result_from_invocation",
+    "result_from_stream",
+]
+
+ORQ_HOSTS = ("my.orq.ai", "api.orq.ai")
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One invocation made in this session."""
+
+    key: str
+    at: datetime
+    latency: float | None
+    tokens: int | None
+    status: str
+    thread: str | None
+    result: Result
+
+    def row(self) -> dict[str, Any]:
+        words = " ".join(self.result.text.split()[:8])
+        return {
+            "key": self.key,
+            "time": self.at.astimezone().strftime("%H:%M:%S"),
+            "latency": f"{self.latency:.2f} s" if self.latency is not None else "",
+            "tokens": "" if self.tokens is None else self.tokens,
+            "status": self.status,
+            "thread": self.thread or "",
+            "answer": words + ("…" if len(self.result.text.split()) > 8 else ""),
+        }
+
+
+@dataclass
+class Connection:
+    """Where the session points. The key is kept out of every repr."""
+
+    kind: str  # "orq", "url", "local"
+    base_url: str
+    api_key: str | None = field(default=None, repr=False)
+    key_source: str = "none"
+    server: LocalServer | None = field(default=None, repr=False)
+    deployments_file: str | None = None
+
+    def describe(self) -> str:
+        where = {
+            "orq": f"orq.ai at {self.base_url}",
+            "url": f"the API at {self.base_url}",
+            "local": f"the local server at {self.base_url} serving {self.deployments_file}",
+        }[self.kind]
+        key = f"an API key is set (from {self.key_source})" if self.api_key else "no API key is set"
+        return f"Connected to {where}; {key}."
+
+
+def result_from_invocation(
+    inv: Invocation,
+    *,
+    key: str,
+    sent: list[dict[str, Any]],
+    latency: float,
+    version: str | None = None,
+    time_to_first_token: float | None = None,
+) -> Result:
+    """A displayable Result for an answer, with the conversation that produced it."""
+    answer = inv.choices[0].message.model_dump(exclude_none=True) if inv.choices else {}
+    return Result.from_invocation(
+        inv,
+        deployment=key,
+        messages=[*sent, answer] if answer else list(sent),
+        version=version,
+        latency=latency,
+        time_to_first_token=time_to_first_token,
+    )
+
+
+def result_from_stream(
+    stream: Any,
+    *,
+    key: str,
+    sent: list[dict[str, Any]],
+    version: str | None = None,
+    error: str | None = None,
+) -> Result:
+    """A Result from a (possibly unfinished) InvocationStream; partial when it did not finish."""
+    result = result_from_invocation(
+        stream.to_invocation(),
+        key=key,
+        sent=sent,
+        latency=stream.elapsed,
+        version=version,
+        time_to_first_token=stream.time_to_first_chunk,
+    )
+    if not stream.completed or error:
+        result.partial = not stream.completed
+        result.error = error
+    return result
+
+
+class ClientBackend:
+    """The widgets' backend protocol (`PlaygroundBackend`) over an `AsyncClient`."""
+
+    def __init__(self, client: AsyncClient | Callable[[], AsyncClient]) -> None:
+        self._client = client
+
+    @property
+    def client(self) -> AsyncClient:
+        return self._client if isinstance(self._client, AsyncClient) else self._client()
+
+    async def list_deployments(self) -> list[Deployment]:
+        return [d async for d in self.client.deployments.iter()]
+
+    async def get_config(
+        self,
+        key: str,
+        *,
+        inputs: dict[str, Any] | None = None,
+        context: dict[str, Any] | None = None,
+    ) -> DeploymentConfig:
+        return await self.client.deployments.get_config(key, inputs=inputs, context=context)
+
+    async def run(
+        self,
+        key: str,
+        *,
+        inputs: dict[str, Any],
+        message: str | None,
+        context: dict[str, Any] | None,
+        on_text: Callable[[str], None],
+    ) -> Result:
+        sent = [{"role": "user", "content": message}] if message else []
+        stream = self.client.deployments.stream(
+            key,
+            inputs=inputs or None,
+            context=context or None,
+            messages=sent or None,
+            invoke_options={"include_usage": True},
+        )
+        async with stream:
+            async for chunk in stream:
+                if chunk.content:
+                    on_text(chunk.content)
+        return result_from_stream(stream, key=key, sent=sent)
+
+
+def backend_for(client: Any) -> Any:
+    """Turn what a user passes as `client=` into a widget backend."""
+    if client is None:
+        return current_session().backend()
+    if isinstance(client, AsyncClient):
+        return ClientBackend(client)
+    if isinstance(client, Client):
+        settings = client.settings
+        return ClientBackend(lambda: _async_twin(settings))
+    return client  # already a backend
+
+
+_ASYNC_TWINS: dict[int, AsyncClient] = {}
+
+
+def _async_twin(settings: Settings) -> AsyncClient:
+    # One AsyncClient per settings object: its connections belong to the kernel's loop.
+    twin = _ASYNC_TWINS.get(id(settings))
+    if twin is None:
+        twin = _ASYNC_TWINS[id(settings)] = AsyncClient(
+            api_key=settings.api_key,
+            base_url=settings.base_url,
+            environment=settings.environment,
+            contact_id=settings.contact_id,
+            timeout=settings.timeout,
+            max_retries=settings.max_retries,
+        )
+    return twin
+
+
+class Session:
+    """Everything one kernel remembers between cells."""
+
+    def __init__(
+        self,
+        *,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+        environment: str | None = None,
+        max_history: int = 1000,
+    ) -> None:
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.environment = environment
+        self.connection: Connection | None = None
+        self.history: deque[HistoryEntry] = deque(maxlen=max_history)
+        self.threads: dict[str, list[dict[str, Any]]] = {}
+        self.last: Result | None = None
+        self._client: Client | None = None
+        self._aclient: AsyncClient | None = None
+        self._deployments: list[Deployment] | None = None
+
+    # -- where the session points -----------------------------------------------------------
+
+    def connect(
+        self,
+        *,
+        url: str | None = None,
+        local: str | Path | None = None,
+        api_key: str | None = None,
+        key_source: str | None = None,
+    ) -> Connection:
+        """Point the session at orq.ai (default), a URL, or a deployments file served locally."""
+        self.close()
+        settings = Settings.resolve(api_key=api_key, base_url=url)
+        source = key_source or settings.api_key_source
+        if local is not None:
+            from .local import LocalServer
+
+            server = LocalServer(local)
+            server.start()
+            self.connection = Connection(
+                "local",
+                server.base_url,
+                api_key=None,
+                server=server,
+                deployments_file=str(local),
+            )
+        else:
+            kind = "orq" if any(h in settings.base_url for h in ORQ_HOSTS) else "url"
+            self.connection = Connection(
+                kind, settings.base_url, api_key=settings.api_key, key_source=source
+            )
+        return self.connection
+
+    def ensure_connection(self) -> Connection:
+        if self.connection is None:
+            settings = Settings.resolve()
+            kind = "orq" if any(h in settings.base_url for h in ORQ_HOSTS) else "url"
+            self.connection = Connection(
+                kind,
+                settings.base_url,
+                api_key=settings.api_key,
+                key_source=settings.api_key_source,
+            )
+        return self.connection
+
+    def configure(
+        self,
+        *,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+        environment: str | None = None,
+    ) -> None:
+        """Change client settings; clients are rebuilt on next use."""
+        self.timeout, self.max_retries, self.environment = timeout, max_retries, environment
+        self._drop_clients()
+
+    def _client_kwargs(self) -> dict[str, Any]:
+        conn = self.ensure_connection()
+        return {
+            "api_key": conn.api_key,
+            "base_url": conn.base_url,
+            "environment": self.environment,
+            "timeout": self.timeout,
+            "max_retries": self.max_retries,
+        }
+
+    @property
+    def client(self) -> Client:
+        if self._client is None:
+            self._client = Client(**self._client_kwargs())
+        return self._client
+
+    @property
+    def aclient(self) -> AsyncClient:
+        if self._aclient is None:
+            self._aclient = AsyncClient(**self._client_kwargs())
+        return self._aclient
+
+    def backend(self) -> ClientBackend:
+        return ClientBackend(lambda: self.aclient)
+
+    def _drop_clients(self) -> None:
+        if self._client is not None:
+            self._client.close()
+        # The async client's connections belong to the kernel's loop; dropping the reference
+        # lets them close with it rather than awaiting from synchronous code.
+        self._client = self._aclient = None
+        self._deployments = None
+
+    def close(self) -> None:
+        """Close clients and stop a local server this session started."""
+        self._drop_clients()
+        if self.connection is not None and self.connection.server is not None:
+            self.connection.server.stop()
+        self.connection = None
+
+    # -- deployments, cached for suggestions and provenance ------------------------------
+
+    def deployments(self, *, refresh: bool = False) -> list[Deployment]:
+        if self._deployments is None or refresh:
+            self._deployments = list(self.client.deployments.iter())
+        return self._deployments
+
+    def cached_deployment(self, key: str) -> Deployment | None:
+        for d in self._deployments or ():
+            if key in (d.key, d.id):
+                return d
+        return None
+
+    # -- conversation threads and history ---------------------------------------------------
+
+    def thread_messages(self, name: str, max_exchanges: int) -> list[dict[str, Any]]:
+        turns = self.threads.get(name, [])
+        return turns[-2 * max_exchanges :] if max_exchanges > 0 else []
+
+    def record(self, result: Result, *, thread: str | None, sent_user: str | None) -> None:
+        self.last = result
+        status = "error" if result.error else ("partial" if result.partial else "ok")
+        tokens = result.total_tokens
+        self.history.append(
+            HistoryEntry(
+                key=result.deployment,
+                at=datetime.now(timezone.utc),
+                latency=result.latency,
+                tokens=tokens,
+                status=status,
+                thread=thread,
+                result=result,
+            )
+        )
+        if thread and status == "ok":
+            turns = self.threads.setdefault(thread, [])
+            if sent_user is not None:
+                turns.append({"role": "user", "content": sent_user})
+            turns.append({"role": "assistant", "content": result.text})
+
+    def reset(self, thread: str | None = None) -> str:
+        if thread is not None:
+            if thread not in self.threads:
+                known = ", ".join(sorted(self.threads)) or "none"
+                raise KeyError(f"No thread named {thread!r} (threads: {known}).")
+            del self.threads[thread]
+            return f"Thread {thread!r} cleared."
+        n = len(self.history)
+        self.history.clear()
+        self.threads.clear()
+        self.last = None
+        return f"History ({n} invocations) and all threads cleared."
+
+
+class Timer:
+    """Wall time of a block, for latency figures."""
+
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+
+    @property
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
+
+
+_session: Session | None = None
+
+
+def current_session() -> Session:
+    """The kernel's session, created on first use."""
+    global _session
+    if _session is None:
+        _session = Session()
+    return _session
+
+
+def set_session(session: Session | None) -> Iterator[None] | None:
+    global _session
+    if _session is not None and _session is not session:
+        _session.close()
+    _session = session
+    return None
