@@ -61,8 +61,7 @@ class MissingAPIKeyError(OrqError):
 
     def __init__(self, message: str | None = None, *, env_var: str = "ORQ_API_KEY") -> None:
         super().__init__(
-            message
-            or f"No API key: set the {env_var} environment variable, or pass api_key=."
+            message or f"No API key: set the {env_var} environment variable, or pass api_key=."
         )
         self.env_var = env_var
 
