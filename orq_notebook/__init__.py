@@ -37,6 +37,7 @@ from ._version import __version__
 if TYPE_CHECKING:
     from ._apps import Compare, Playground
     from ._batch import BatchResult, arun_batch, run_batch
+    from ._humanloop import AsyncHumanloopClient, HumanloopClient
     from ._result import Result
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "APIError",
     "APITimeoutError",
     "AsyncClient",
+    "AsyncHumanloopClient",
     "AsyncInvocationStream",
     "AuthenticationError",
     "BadRequestError",
@@ -53,6 +55,7 @@ __all__ = [
     "Deployment",
     "DeploymentConfig",
     "DeploymentList",
+    "HumanloopClient",
     "InternalServerError",
     "Invocation",
     "InvocationChunk",
@@ -75,8 +78,11 @@ __all__ = [
     "unload_ipython_extension",
 ]
 
-# Names whose modules pull in ipywidgets, tqdm or pandas: imported on first access.
+# Names whose modules pull in ipywidgets or tqdm, or that few users need: imported on first
+# access, so `import orq_notebook` (and `%load_ext`) stays fast.
 _LAZY = {
+    "AsyncHumanloopClient": "._humanloop",
+    "HumanloopClient": "._humanloop",
     "Compare": "._apps",
     "Playground": "._apps",
     "BatchResult": "._batch",

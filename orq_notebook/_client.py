@@ -20,11 +20,17 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
 from pydantic import BaseModel, ValidationError
+from pydantic_core import (
+    InitErrorDetails,
+    PydanticCustomError,
+    PydanticSerializationError,
+    to_jsonable_python,
+)
 
 from ._config import API_KEY_ENV, Settings, mask
 from ._deployments import AsyncDeployments, Deployments
@@ -42,6 +48,9 @@ from ._models import REQUEST_FIELDS, InvokeRequest
 from ._retry import RETRY_STATUSES, RetryPolicy, parse_retry_after
 from ._streaming import AsyncInvocationStream, InvocationStream
 from ._version import __version__
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = ["AsyncClient", "Client"]
 
@@ -65,7 +74,11 @@ _RETRY_ERRORS = (
 
 
 class _BaseClient(Generic[_HttpT, _TransportT]):
-    """What both twins share; no I/O here."""
+    """What both twins share; no I/O here. `_humanloop` changes only the hooks
+    `_resolve_settings`, `_auth_headers`, `_key_env` and `_service`, and reuses the rest."""
+
+    _key_env: ClassVar[str] = API_KEY_ENV  # named in the hints of 401 errors
+    _service: ClassVar[str] = "an orq.ai API"  # "Is {base_url} <_service>?"
 
     def __init__(
         self,
@@ -82,7 +95,7 @@ class _BaseClient(Generic[_HttpT, _TransportT]):
     ) -> None:
         if transport is not None and http_client is not None:
             raise ValueError("Pass transport= or http_client=, not both.")
-        self.settings = Settings.resolve(
+        self.settings = self._resolve_settings(
             api_key,
             base_url,
             environment=environment,
@@ -96,6 +109,9 @@ class _BaseClient(Generic[_HttpT, _TransportT]):
         self._owns_http = http_client is None
         timeouts = httpx.Timeout(self.settings.timeout, connect=min(10.0, self.settings.timeout))
         self._http: _HttpT = http_client or self._new_http(transport, timeouts)
+
+    def _resolve_settings(self, *args: Any, **kwargs: Any) -> Settings:
+        return Settings.resolve(*args, **kwargs)
 
     def _new_http(self, transport: _TransportT | None, timeout: httpx.Timeout) -> _HttpT:
         raise NotImplementedError
@@ -134,7 +150,11 @@ class _BaseClient(Generic[_HttpT, _TransportT]):
                     f"{operation}() got an unexpected keyword argument {name!r}" + _hint(name)
                 )
         # As the official SDK does: `stream` is always sent, false except when streaming.
-        body = InvokeRequest(key=key, stream=stream, **fields).to_wire()
+        request = InvokeRequest(key=key, stream=stream, **fields)
+        try:
+            body = request.to_wire()
+        except ValueError:  # PydanticSerializationError, or "Maximum serialization depth"
+            raise _not_json(fields) from None
         if self.settings.environment is not None:
             context = body.setdefault("context", {})
             context.setdefault("environments", self.settings.environment)
@@ -149,19 +169,24 @@ class _BaseClient(Generic[_HttpT, _TransportT]):
                     "The API key holds a character an HTTP header cannot carry (a line break or "
                     "a non-ASCII character); copy the key again."
                 )
-            headers["Authorization"] = key if key[:7].lower() == "bearer " else f"Bearer {key}"
+            headers.update(self._auth_headers(key))
         elif _is_orq_host(self.settings.base_url):
             raise MissingAPIKeyError(env_var=API_KEY_ENV)
         if self.settings.contact_id:
             headers["X-ORQ-CONTACT-ID"] = self.settings.contact_id
         return headers
 
+    def _auth_headers(self, key: str) -> dict[str, str]:
+        return {"Authorization": key if key[:7].lower() == "bearer " else f"Bearer {key}"}
+
     # -- responses ---------------------------------------------------------------------------
 
     def _parse(self, response: httpx.Response, model: type[_ModelT]) -> _ModelT:
         self._check_json(response)
         try:
-            return model.model_validate_json(response.content)
+            # `text`, not `content`: a byte that is not UTF-8 becomes U+FFFD, as it does in a
+            # stream, instead of making the whole answer unreadable.
+            return model.model_validate_json(response.text)
         except ValidationError as exc:
             error = exc.errors()[0]
             where = ".".join(str(part) for part in error["loc"]) or "body"
@@ -172,7 +197,7 @@ class _BaseClient(Generic[_HttpT, _TransportT]):
     def _parse_dict(self, response: httpx.Response) -> dict[str, Any]:
         self._check_json(response)
         try:
-            data = json.loads(response.content)
+            data = json.loads(response.text)
         except ValueError:
             data = None
         if not isinstance(data, dict):
@@ -207,11 +232,11 @@ class _BaseClient(Generic[_HttpT, _TransportT]):
         message = self._redact(_sentence(message))
         if status == 401 and not self.settings.api_key:
             message += (
-                f" No API key was sent: set the {API_KEY_ENV} environment variable, "
+                f" No API key was sent: set the {self._key_env} environment variable, "
                 "or pass api_key= to the client."
             )
         elif status == 401:
-            message += f" Check the API key ({API_KEY_ENV} or api_key=)."
+            message += f" Check the API key ({self._key_env} or api_key=)."
         request_id = response.headers.get("x-request-id") or response.headers.get("x-trace-id")
         cls = error_class_for_status(status)
         if cls is RateLimitError:
@@ -228,7 +253,7 @@ class _BaseClient(Generic[_HttpT, _TransportT]):
         request = response.request
         return UnexpectedResponseError(
             f"The answer to {request.method} {request.url.path} (HTTP {response.status_code}) "
-            f"cannot be read: {why}. Is {self.settings.base_url} an orq.ai API?",
+            f"cannot be read: {why}. Is {self.settings.base_url} {self._service}?",
             status_code=response.status_code,
             body=self._redact(response.text),
             request_id=response.headers.get("x-request-id"),
@@ -283,28 +308,10 @@ class _BaseClient(Generic[_HttpT, _TransportT]):
         return delay
 
 
-class Client(_BaseClient[httpx.Client, httpx.BaseTransport]):
-    """A client of the orq.ai Deployments API (or of a local server speaking it).
-
-    `Client(api_key=None, base_url=None)`: the key defaults to `ORQ_API_KEY`, the base URL to
-    `ORQ_BASE_URL`, else `https://my.orq.ai`. Use it as a context manager, or call `close()`.
-
-    Args:
-        environment: sent as `context.environments` with invoke, stream and get_config.
-        contact_id: sent as the `X-ORQ-CONTACT-ID` header.
-        timeout: seconds per request (connecting gets at most 10); for a stream, between bytes.
-        max_retries: retries of 429/502/503/504 and connection errors; 0 disables them.
-        transport: an httpx transport, e.g. `httpx.MockTransport` in tests.
-        http_client: an `httpx.Client` you own (and close); it keeps its own timeouts.
-        env: where to read the environment variables (default `os.environ`).
-    """
+class _SyncClient(_BaseClient[httpx.Client, httpx.BaseTransport]):
+    """The blocking I/O of a client: connections, sending with retries, opening streams."""
 
     _sleep: Callable[[float], None] = staticmethod(time.sleep)
-
-    @functools.cached_property
-    def deployments(self) -> Deployments:
-        """List, configure, invoke and stream deployments."""
-        return Deployments(self)
 
     def _new_http(
         self, transport: httpx.BaseTransport | None, timeout: httpx.Timeout
@@ -317,7 +324,7 @@ class Client(_BaseClient[httpx.Client, httpx.BaseTransport]):
         if self._owns_http:
             self._http.close()
 
-    def __enter__(self) -> Client:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
@@ -357,25 +364,36 @@ class Client(_BaseClient[httpx.Client, httpx.BaseTransport]):
             response.close()
         raise self._stream_error(response)
 
+
+class Client(_SyncClient):
+    """A client of the orq.ai Deployments API (or of a local server speaking it).
+
+    `Client(api_key=None, base_url=None)`: the key defaults to `ORQ_API_KEY`, the base URL to
+    `ORQ_BASE_URL`, else `https://my.orq.ai`. Use it as a context manager, or call `close()`.
+
+    Args:
+        environment: sent as `context.environments` with invoke, stream and get_config.
+        contact_id: sent as the `X-ORQ-CONTACT-ID` header.
+        timeout: seconds per request (connecting gets at most 10); for a stream, between bytes.
+        max_retries: retries of 429/502/503/504 and connection errors; 0 disables them.
+        transport: an httpx transport, e.g. `httpx.MockTransport` in tests.
+        http_client: an `httpx.Client` you own (and close); it keeps its own timeouts.
+        env: where to read the environment variables (default `os.environ`).
+    """
+
+    @functools.cached_property
+    def deployments(self) -> Deployments:
+        """List, configure, invoke and stream deployments."""
+        return Deployments(self)
+
     def _stream(self, request: httpx.Request) -> InvocationStream:
         return InvocationStream(functools.partial(self._open_stream, request), clock=self._clock)
 
 
-class AsyncClient(_BaseClient[httpx.AsyncClient, httpx.AsyncBaseTransport]):
-    """The async twin of `Client`: same arguments, `await` on every call.
-
-    ```python
-    async with AsyncClient() as client:
-        answer = await client.deployments.invoke("support-answer", inputs={"question": "Hi"})
-    ```
-    """
+class _AsyncClient(_BaseClient[httpx.AsyncClient, httpx.AsyncBaseTransport]):
+    """The async I/O of a client: connections, sending with retries, opening streams."""
 
     _sleep: Callable[[float], Awaitable[None]] = staticmethod(asyncio.sleep)
-
-    @functools.cached_property
-    def deployments(self) -> AsyncDeployments:
-        """List, configure, invoke and stream deployments (awaitable)."""
-        return AsyncDeployments(self)
 
     def _new_http(
         self, transport: httpx.AsyncBaseTransport | None, timeout: httpx.Timeout
@@ -387,7 +405,7 @@ class AsyncClient(_BaseClient[httpx.AsyncClient, httpx.AsyncBaseTransport]):
         if self._owns_http:
             await self._http.aclose()
 
-    async def __aenter__(self) -> AsyncClient:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(
@@ -427,6 +445,21 @@ class AsyncClient(_BaseClient[httpx.AsyncClient, httpx.AsyncBaseTransport]):
             await response.aclose()
         raise self._stream_error(response)
 
+
+class AsyncClient(_AsyncClient):
+    """The async twin of `Client`: same arguments, `await` on every call.
+
+    ```python
+    async with AsyncClient() as client:
+        answer = await client.deployments.invoke("support-answer", inputs={"question": "Hi"})
+    ```
+    """
+
+    @functools.cached_property
+    def deployments(self) -> AsyncDeployments:
+        """List, configure, invoke and stream deployments (awaitable)."""
+        return AsyncDeployments(self)
+
     def _stream(self, request: httpx.Request) -> AsyncInvocationStream:
         return AsyncInvocationStream(
             functools.partial(self._open_stream, request), clock=self._clock
@@ -441,6 +474,59 @@ def _hint(name: str) -> str:
     if close:
         return f"; did you mean {close[0]!r}?"
     return f"; the request fields are {', '.join(sorted(REQUEST_FIELDS))}."
+
+
+def _not_json(fields: Mapping[str, Any]) -> ValidationError:
+    """A ValidationError naming the first value with no JSON form (an `object()`, a socket, a
+    list nested hundreds deep).
+
+    The free-form fields (`inputs`, `metadata`, ...) accept any value when validated; such a
+    value fails only when the body is serialized, and should fail the same way as a wrong type.
+    """
+    found = None
+    for name, value in fields.items():
+        found = _unserializable(value, (name,))
+        if found is not None:
+            break
+    loc, value, error = found or (("body",), None, "it cannot be written as JSON")
+    if error is None:
+        message = (
+            "Input should be a JSON value (text, number, bool, null, list or dict), not {kind}"
+        )
+    else:
+        message = "Input cannot be sent as JSON: {error}"
+    details: InitErrorDetails = {
+        "type": PydanticCustomError(
+            "json_value", message, {"kind": type(value).__name__, "error": str(error)}
+        ),
+        "loc": loc,
+        "input": value,
+    }
+    return ValidationError.from_exception_data("InvokeRequest", [details])
+
+
+def _unserializable(
+    value: Any, loc: tuple[str | int, ...]
+) -> tuple[tuple[str | int, ...], Any, str | None] | None:
+    """Where `value` fails to serialize: (loc, value, None) for a value of an unknown type,
+    (loc, value, why) when the whole value fails (too deep); None when it serializes."""
+    try:
+        to_jsonable_python(value)
+        return None
+    except PydanticSerializationError:
+        pass  # an unknown type somewhere below: find it
+    except (ValueError, RecursionError) as exc:
+        return loc, value, str(exc)
+    children: list[tuple[str | int, Any]] = []
+    if isinstance(value, Mapping):
+        children = [(str(k), v) for k, v in value.items()]
+    elif isinstance(value, (list, tuple)):
+        children = list(enumerate(value))
+    for name, item in children:
+        found = _unserializable(item, (*loc, name))
+        if found is not None:
+            return found
+    return loc, value, None
 
 
 def _is_orq_host(base_url: str) -> bool:

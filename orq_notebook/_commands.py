@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import sys
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from pydantic import ValidationError
 
 from ._exceptions import NotFoundError, OrqError
 from ._magic_args import ArgumentError, MagicParser, parse_assignments, resolve_value
 from ._render import Table
-from ._session import result_from_invocation, result_from_stream
 from ._templating import render
 
 if TYPE_CHECKING:
@@ -77,6 +78,12 @@ def _p_connect(p: MagicParser) -> None:
     where = p.add_mutually_exclusive_group()
     where.add_argument("--local", metavar="FILE", help="serve FILE with the local server")
     where.add_argument("--url", metavar="URL", help="an orq-compatible API at URL")
+    p.option(
+        "--humanloop",
+        flag=True,
+        help="Humanloop's v4 API (completion-deployed / chat-deployed) instead of orq's; "
+        "key from HUMANLOOP_API_KEY; with --local, the local server's /v4 routes",
+    )
 
 
 def _p_invoke(p: MagicParser) -> None:
@@ -148,6 +155,12 @@ def _p_batch(p: MagicParser) -> None:
 
 def _connect(m: OrqMagics, a: Any, cell: str | None, ns: Namespace) -> Any:
     if a.local:
+        _check_deployments_file(a.local)
+    if a.url is not None:
+        _check_url(a.url)
+    if a.humanloop:
+        conn = m.session.connect(url=a.url, local=a.local, humanloop=True)
+    elif a.local:
         conn = m.session.connect(local=a.local)
     elif a.url:
         conn = m.session.connect(url=a.url)
@@ -163,6 +176,31 @@ def _connect(m: OrqMagics, a: Any, cell: str | None, ns: Namespace) -> Any:
             conn = m.session.connect(api_key=key, key_source="prompt")
     m._apply_client_settings()
     print(conn.describe())
+
+
+def _check_deployments_file(path: str) -> None:
+    # Read the file before the session lets go of its connection: a broken file then leaves
+    # the session as it was, and reads as one line naming the line and field.
+    from .local import DeploymentStore
+
+    try:
+        DeploymentStore.from_file(path)
+    except ValueError as exc:  # DeploymentFileError
+        raise ArgumentError("The local server did not start: " + " ".join(str(exc).split()))
+
+
+def _check_url(url: str) -> None:
+    # A URL that cannot be parsed would otherwise fail at the first request, with a bare
+    # ValueError from deep inside the HTTP stack.
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 -- reading the port is what refuses "http://h:99999"
+    except ValueError as exc:
+        raise ArgumentError(f"--url {url!r} is not a valid URL: {exc}.") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ArgumentError(
+            f"--url takes an http:// or https:// URL such as http://127.0.0.1:8700, not {url!r}."
+        )
 
 
 def _status(m: OrqMagics, a: Any, cell: str | None, ns: Namespace) -> Any:
@@ -261,9 +299,14 @@ def _batch(m: OrqMagics, a: Any, cell: str | None, ns: Namespace) -> Any:
     from ._batch import run_batch
 
     rows = resolve_value("--from", a.source, ns, expect=object)
-    result = run_batch(
-        a.key, rows, concurrency=a.concurrency, client=m.session.client, stream=a.stream
-    )
+    try:
+        result = run_batch(
+            a.key, rows, concurrency=a.concurrency, client=m.session.client, stream=a.stream
+        )
+    except ValidationError:
+        raise  # a bad request field: the magic names it
+    except (TypeError, ValueError) as exc:  # rows or --concurrency refused before any request
+        raise ArgumentError(f"{exc} (see `%orq batch --help`).") from None
     if a.out:
         m.set_variable(a.out, result)
     if result.interrupted:
@@ -342,15 +385,7 @@ def _invoke(m: OrqMagics, a: Any, cell: str | None, ns: Namespace) -> Any:
         if stream:
             result = _stream(m, key, fields, sent, version or None)
         else:
-            start = time.perf_counter()
-            inv = m.session.client.deployments.invoke(key, **fields)
-            result = result_from_invocation(
-                inv,
-                key=key,
-                sent=sent,
-                latency=time.perf_counter() - start,
-                version=version or None,
-            )
+            result = m.session.invoke(key, fields, sent=sent, version=version or None)
     except NotFoundError as exc:
         exc.wanted_key = key  # type: ignore[attr-defined]
         raise
@@ -378,17 +413,13 @@ def _stream(
         if m.use_display_updates()
         else TextStreamView(write=sys.stdout.write)
     )
-    stream = m.session.client.deployments.stream(key, **fields)
+    stream = m.session.open_stream(key, fields)
     try:
         with stream:
-            for chunk in stream:
-                piece = chunk.content
-                if piece:
-                    view.append(piece)
+            for piece in stream:
+                view.append(piece)
     except KeyboardInterrupt:
-        partial = result_from_stream(
-            stream, key=key, sent=sent, version=version, error="interrupted"
-        )
+        partial = stream.to_result(key=key, sent=sent, version=version, error="interrupted")
         m.session.record(partial, thread=None, sent_user=None)
         view.fail("Interrupted: the partial answer is kept (`%orq last`).", stream.text)
         raise ArgumentError(
@@ -397,13 +428,11 @@ def _stream(
         ) from None
     except OrqError as exc:
         if stream.chunk_count:
-            partial = result_from_stream(
-                stream, key=key, sent=sent, version=version, error=str(exc)
-            )
+            partial = stream.to_result(key=key, sent=sent, version=version, error=str(exc))
             m.session.record(partial, thread=None, sent_user=None)
         view.fail(m.explain(exc), stream.text)
         raise
-    result = result_from_stream(stream, key=key, sent=sent, version=version)
+    result = stream.to_result(key=key, sent=sent, version=version)
     view.finish(result)
     return result
 
@@ -438,6 +467,9 @@ COMMANDS: dict[str, tuple[Callable[[MagicParser], None], Command, str]] = {
     "help": (_p_none, _help, "this overview"),
 }
 
+# Subcommands that need orq's Deployments API (listing, configs, widgets, batch).
+_ORQ_ONLY = frozenset({"list", "config", "invalidate", "playground", "compare", "batch"})
+
 HELP = "\n".join(
     [
         "%orq SUBCOMMAND [options]      (each subcommand takes --help)",
@@ -464,6 +496,11 @@ def dispatch(m: OrqMagics, tokens: list[str], cell: str | None, ns: Namespace) -
                 f"`%%orq {name}` takes no cell body; use the line form `%orq {name}`."
             )
         args = _parser(name, text, build).parse(tokens[1:])
+        if name in _ORQ_ONLY and m.session.is_humanloop:
+            raise ArgumentError(
+                f"`%orq {name}` is not available for Humanloop (the session is connected with "
+                "`%orq connect --humanloop`); `%%orq PROJECT` invokes a project."
+            )
         return run(m, args, cell, ns)
     if cell is None:
         close = difflib_close(name, list(COMMANDS))

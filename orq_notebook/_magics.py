@@ -129,6 +129,8 @@ class OrqMagics(Magics):
                 "No API key: set ORQ_API_KEY before starting Jupyter, or run `%orq connect` to "
                 "type it (kept in memory only). For offline work: `%orq connect --local FILE`."
             )
+        if isinstance(exc, AuthenticationError) and self.session.is_humanloop:
+            return f"The server refused the API key (401): {exc.message}"  # names HUMANLOOP_API_KEY
         if isinstance(exc, AuthenticationError):
             return (
                 f"The server refused the API key (401): {exc.message} Set a valid ORQ_API_KEY, "

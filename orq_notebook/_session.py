@@ -12,19 +12,25 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ._client import AsyncClient, Client
 from ._config import Settings
+from ._exceptions import OrqError
 from ._models import Deployment, DeploymentConfig, Invocation
 from ._result import Result
+from ._streaming import InvocationStream
 
 if TYPE_CHECKING:
+    from ._humanloop_session import HumanloopRunner
     from .local import LocalServer
 
 __all__ = [
     "ClientBackend",
     "HistoryEntry",
+    "OrqPieces",
+    "PieceStream",
     "Session",
     "backend_for",
     "current_session",
@@ -33,6 +39,7 @@ __all__ = [
 ]
 
 ORQ_HOSTS = ("my.orq.ai", "api.orq.ai")
+_RETIRED = "//api.humanloop.com"  # Humanloop's hosted API, shut down on 2025-09-08
 
 
 @dataclass(frozen=True)
@@ -64,7 +71,7 @@ class HistoryEntry:
 class Connection:
     """Where the session points. The key is kept out of every repr."""
 
-    kind: str  # "orq", "url", "local"
+    kind: str  # "orq", "url", "local", "humanloop", "humanloop-local"
     base_url: str
     api_key: str | None = field(default=None, repr=False)
     key_source: str = "none"
@@ -76,6 +83,14 @@ class Connection:
             "orq": f"orq.ai at {self.base_url}",
             "url": f"the API at {self.base_url}",
             "local": f"the local server at {self.base_url} serving {self.deployments_file}",
+            "humanloop": f"Humanloop's v4 API at {self.base_url}"
+            + (
+                " (retired on 2025-09-08: use --url or --local)"
+                if _RETIRED in self.base_url
+                else ""
+            ),
+            "humanloop-local": f"the local server's Humanloop v4 API at {self.base_url} "
+            f"serving {self.deployments_file}",
         }[self.kind]
         key = f"an API key is set (from {self.key_source})" if self.api_key else "no API key is set"
         return f"Connected to {where}; {key}."
@@ -123,6 +138,94 @@ def result_from_stream(
         result.partial = not stream.completed
         result.error = error
     return result
+
+
+# -- the backend seam: what `%%orq` streams through, whichever API the session points at ----
+
+
+class PieceStream(Protocol):
+    """A stream as `%%orq` reads it: a context manager iterating pieces of text."""
+
+    @property
+    def text(self) -> str: ...
+    @property
+    def completed(self) -> bool: ...
+    @property
+    def elapsed(self) -> float: ...
+    @property
+    def time_to_first_chunk(self) -> float | None: ...
+    @property
+    def chunk_count(self) -> int: ...
+    def __enter__(self) -> PieceStream: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+    def __iter__(self) -> Iterator[str]: ...
+    def to_result(
+        self,
+        *,
+        key: str,
+        sent: list[dict[str, Any]],
+        version: str | None = None,
+        error: str | None = None,
+    ) -> Result: ...
+
+
+class OrqPieces:
+    """`PieceStream` over an orq `InvocationStream`."""
+
+    def __init__(self, stream: InvocationStream) -> None:
+        self.stream = stream
+
+    def __enter__(self) -> OrqPieces:
+        self.stream.__enter__()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stream.close()
+
+    def __iter__(self) -> Iterator[str]:
+        for chunk in self.stream:
+            if chunk.content:
+                yield chunk.content
+
+    @property
+    def text(self) -> str:
+        return self.stream.text
+
+    @property
+    def completed(self) -> bool:
+        return self.stream.completed
+
+    @property
+    def elapsed(self) -> float:
+        return self.stream.elapsed
+
+    @property
+    def time_to_first_chunk(self) -> float | None:
+        return self.stream.time_to_first_chunk
+
+    @property
+    def chunk_count(self) -> int:
+        return self.stream.chunk_count
+
+    def to_result(
+        self,
+        *,
+        key: str,
+        sent: list[dict[str, Any]],
+        version: str | None = None,
+        error: str | None = None,
+    ) -> Result:
+        return result_from_stream(self.stream, key=key, sent=sent, version=version, error=error)
 
 
 class ClientBackend:
@@ -221,6 +324,7 @@ class Session:
         self.last: Result | None = None
         self._client: Client | None = None
         self._aclient: AsyncClient | None = None
+        self._humanloop: HumanloopRunner | None = None
         self._deployments: list[Deployment] | None = None
 
     # -- where the session points -----------------------------------------------------------
@@ -232,9 +336,17 @@ class Session:
         local: str | Path | None = None,
         api_key: str | None = None,
         key_source: str | None = None,
+        humanloop: bool = False,
     ) -> Connection:
-        """Point the session at orq.ai (default), a URL, or a deployments file served locally."""
+        """Point the session at orq.ai (default), a URL, or a deployments file served locally.
+
+        With `humanloop=True`, at Humanloop's v4 API instead: `url`, else `HUMANLOOP_BASE_URL`,
+        else the retired hosted API; `local` serves the file and uses its `/v4` routes.
+        """
         self.close()
+        if humanloop:
+            self.connection = self._humanloop_connection(url, local, api_key)
+            return self.connection
         settings = Settings.resolve(api_key=api_key, base_url=url)
         source = key_source or settings.api_key_source
         if local is not None:
@@ -255,6 +367,26 @@ class Session:
                 kind, settings.base_url, api_key=settings.api_key, key_source=source
             )
         return self.connection
+
+    def _humanloop_connection(
+        self, url: str | None, local: str | Path | None, api_key: str | None
+    ) -> Connection:
+        from ._humanloop import humanloop_settings
+
+        if local is None:
+            settings = humanloop_settings(api_key, url)
+            source = settings.api_key_source
+            return Connection("humanloop", settings.base_url, settings.api_key, source)
+        from .local import LocalServer
+
+        server = LocalServer(local).start()
+        url = f"{server.base_url}/v4"
+        return Connection("humanloop-local", url, server=server, deployments_file=str(local))
+
+    @property
+    def is_humanloop(self) -> bool:
+        """Whether the session points at Humanloop's v4 API (`%orq connect --humanloop`)."""
+        return self.connection is not None and self.connection.kind.startswith("humanloop")
 
     def ensure_connection(self) -> Connection:
         if self.connection is None:
@@ -281,6 +413,11 @@ class Session:
 
     def _client_kwargs(self) -> dict[str, Any]:
         conn = self.ensure_connection()
+        if self.is_humanloop:
+            raise OrqError(
+                "Not available for Humanloop: this needs orq's Deployments API, and the session "
+                "is connected with `%orq connect --humanloop` (`%orq connect` returns to orq)."
+            )
         return {
             "api_key": conn.api_key,
             "base_url": conn.base_url,
@@ -304,9 +441,51 @@ class Session:
     def backend(self) -> ClientBackend:
         return ClientBackend(lambda: self.aclient)
 
+    def invoke(
+        self,
+        key: str,
+        fields: dict[str, Any],
+        *,
+        sent: list[dict[str, Any]],
+        version: str | None = None,
+    ) -> Result:
+        """Invoke `key` with orq-shaped request `fields` (`%%orq --no-stream`), as a Result."""
+        if self.is_humanloop:
+            return self._humanloop_runner().invoke(key, fields, sent=sent)
+        start = time.perf_counter()
+        inv = self.client.deployments.invoke(key, **fields)
+        latency = time.perf_counter() - start
+        return result_from_invocation(inv, key=key, sent=sent, latency=latency, version=version)
+
+    def open_stream(self, key: str, fields: dict[str, Any]) -> PieceStream:
+        """An unopened stream of `key`'s answer, read as pieces of text (`%%orq`)."""
+        if self.is_humanloop:
+            return self._humanloop_runner().open_stream(key, fields)
+        return OrqPieces(self.client.deployments.stream(key, **fields))
+
+    def _humanloop_runner(self) -> HumanloopRunner:
+        if self._humanloop is None:
+            from ._humanloop import HumanloopClient
+            from ._humanloop_session import HumanloopRunner
+
+            conn = self.ensure_connection()
+            client = HumanloopClient(
+                api_key=conn.api_key,
+                base_url=conn.base_url,
+                environment=self.environment,
+                timeout=self.timeout,
+                max_retries=self.max_retries,
+                env={},  # the key was resolved at connect time
+            )
+            self._humanloop = HumanloopRunner(client)
+        return self._humanloop
+
     def _drop_clients(self) -> None:
         if self._client is not None:
             self._client.close()
+        if self._humanloop is not None:
+            self._humanloop.close()
+            self._humanloop = None
         # The async client's connections belong to the kernel's loop; dropping the reference
         # lets them close with it rather than awaiting from synchronous code.
         self._client = self._aclient = None

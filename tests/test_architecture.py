@@ -47,11 +47,16 @@ CORE = _ours(
     "_templating",
     "_sse",
     "_version",
+    "_humanloop",
+    "_humanloop_models",
+    "_humanloop_stream",
 )
 # Bottom of the core: what the client is built from, never the other way round.
-CORE_LEAVES = _ours("_config", "_models", "_exceptions", "_templating", "_version")
+CORE_LEAVES = _ours(
+    "_config", "_models", "_exceptions", "_templating", "_version", "_humanloop_models"
+)
 DISPLAY = _ours("_display", "_render", "_result", "_widgets", "_widget_parts", "_compare", "_views")
-JOIN = _ours("_session", "_magics", "_commands", "_magic_args", "_apps")
+JOIN = _ours("_session", "_magics", "_commands", "_magic_args", "_apps", "_humanloop_session")
 BATCH = _ours("_batch", "_batch_result", "_batch_run", "_batch_limit")
 LOCAL = (f"{PACKAGE}.local", f"{PACKAGE}.local.*")
 ENTRY = (PACKAGE, f"{PACKAGE}.__main__", f"{PACKAGE}._cli")
@@ -68,7 +73,9 @@ NOTEBOOK_LIBS = ("IPython", "ipywidgets", "ipykernel", "traitlets")
 SERVER_LIBS = ("starlette", "uvicorn")
 HTTP_LIBS = ("httpx", "httpx_sse")
 OUR_NOTEBOOK_SIDE = (*DISPLAY, *JOIN, *BATCH)
-OUR_CLIENT = _ours("_client", "_deployments", "_streaming", "_retry", "_sse")
+OUR_CLIENT = _ours(
+    "_client", "_deployments", "_streaming", "_retry", "_sse", "_humanloop", "_humanloop_stream"
+)
 MAGIC_API = ("IPython.core.magic", "IPython.core.magic_arguments")
 
 
@@ -91,12 +98,12 @@ RULES = [
     ),
     Rule(
         CORE_LEAVES,
-        (*_ours("_client", "_deployments", "_streaming", "_retry"),),
+        _ours("_client", "_deployments", "_streaming", "_retry", "_humanloop", "_humanloop_stream"),
         "_client -> _streaming -> _models, _exceptions, _config: the arrows point down",
     ),
     Rule(
-        _ours("_streaming", "_retry", "_sse"),
-        _ours("_client", "_deployments"),
+        _ours("_streaming", "_retry", "_sse", "_humanloop_stream"),
+        _ours("_client", "_deployments", "_humanloop"),
         "_client -> _streaming: the stream does not reach back into the client",
     ),
     Rule(

@@ -8,6 +8,8 @@ Routes (behind any path prefix: `/some/prefix/v2/deployments` works as well):
     POST   /v2/deployments/stream               SSE answer, ending with `data: [DONE]`
     DELETE /v2/deployments/invalidate/{id}      204; reloads the file, resets fault counters
     GET    /v2/deployments/{key_or_id}/versions the deployment's versions, newest first
+
+and Humanloop's v4 `POST /v4/completion-deployed` and `/v4/chat-deployed` (`_humanloop_app`).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .._models import InvokeRequest
 from ._answers import EventStream, json_answer
+from ._humanloop_app import HumanloopGate, humanloop_routes, is_humanloop_path
 from ._reading import DeploymentFileError
 from ._resolve import config_message, parse_request, prepare
 from ._responders import Upstream, start_reply
@@ -86,6 +89,9 @@ async def _body(request: Request) -> InvokeRequest:
         raise RequestError(
             422, f"The request body is not valid JSON: {exc}.", "invalid_json"
         ) from None
+    except RecursionError:  # e.g. 100,000 `[`: a 422 like any bad body, not a crash
+        message = "The request body is not valid JSON: it is nested too deeply."
+        raise RequestError(422, message, "invalid_json") from None
     return parse_request(parsed)
 
 
@@ -216,8 +222,12 @@ class _Gate:
 
     def __init__(self, app: ASGIApp, api_key: str | None) -> None:
         self.app, self._key = app, (api_key or "").encode()
+        self._humanloop = HumanloopGate(app, api_key)  # X-API-KEY and {"detail"} bodies
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and is_humanloop_path(scope["path"]):
+            await self._humanloop(scope, receive, send)
+            return
         if scope["type"] == "http":
             at = scope["path"].rfind(_API)
             if at > 0:
@@ -297,6 +307,7 @@ def create_app(
             Route(f"{_API}/stream", stream, methods=["POST"]),
             Route(f"{_API}/invalidate/{{deployment_id}}", invalidate, methods=["DELETE"]),
             Route(f"{_API}/{{key_or_id}}/versions", list_versions, methods=["GET"]),
+            *humanloop_routes(),
         ],
         middleware=[Middleware(_Gate, api_key=api_key)],
         exception_handlers={
