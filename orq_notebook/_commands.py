@@ -395,7 +395,7 @@ def _invoke(m: OrqMagics, a: Any, cell: str | None, ns: Namespace) -> Any:
     if a.quiet:
         return None
     if stream:
-        result.mark_shown()
+        result.mark_shown(hide=m.use_display_updates())
     return result
 
 

@@ -175,13 +175,24 @@ class Result:
             total = prompt + completion if prompt is not None and completion is not None else None
         return None if total is None else round(total)
 
-    def mark_shown(self) -> None:
+    def mark_shown(self, *, hide: bool = False) -> None:
         """Say the answer is already on screen (streamed into the cell).
 
         The next display then shows only the one-line `repr` (so a magic that streamed the
         answer and returns this Result does not print it twice); later displays are full.
+        With `hide=True` the next display shows nothing at all: in a notebook the stream's own
+        display already holds the full result, and `_` / `Out[n]` are still set.
         """
         self._shown = True
+        if hide:
+            # IPython asks `_ipython_display_` before any formatter, and a method that shows
+            # nothing leaves no output. It lives on this instance for one display only: a
+            # class method would also swallow `display(result, display_id=...)` updates.
+            self._ipython_display_ = self._show_nothing_once
+
+    def _show_nothing_once(self) -> None:
+        del self._ipython_display_
+        self._shown = False
 
     @property
     def provenance(self) -> dict[str, Any]:

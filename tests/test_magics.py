@@ -329,3 +329,20 @@ def test_interrupt_keeps_the_partial_answer_and_closes_the_connection(
     # The next cell works.
     with capture_output():
         assert cell(ip, "fixed --no-stream", "again").text == "The answer is **42**."
+
+
+def test_a_streamed_answer_is_the_cell_value_without_being_shown_twice(
+    ip: InteractiveShell,
+) -> None:
+    with capture_output() as out:
+        ip.run_cell("%%orq fixed\nhello", store_history=True)
+    result = ip.user_ns["_"]
+    assert isinstance(result, Result) and result.text == "The answer is **42**."
+    # A kernel sends no execute_result at all; this plain shell prints only its "Out[n]:" prompt.
+    assert "42" not in out.stdout
+    ids, _ = _updates(out.outputs)
+    assert len(ids) == 1
+    # Shown in full whenever it is displayed again.
+    with capture_output() as again:
+        ip.run_cell("_", store_history=True)
+    assert "The answer is **42**." in again.stdout
