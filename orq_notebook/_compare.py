@@ -114,7 +114,7 @@ class CompareWidget(StaticCopyBox):
             value=message or "",
             description="Message",
             placeholder="A user message (optional)",
-            layout=widgets.Layout(width="100%", height="4em"),
+            layout=widgets.Layout(width="auto", height="4em"),
         )
         self.run_button = widgets.Button(description="Run", button_style="primary", icon="play")
         self.stop_button = widgets.Button(description="Stop", icon="stop", disabled=True)
@@ -184,7 +184,7 @@ class CompareWidget(StaticCopyBox):
                 description=name,
                 placeholder=f"default: {shown}" if shown else "(each deployment's default)",
                 style={"description_width": "initial"},
-                layout=widgets.Layout(width="100%"),
+                layout=widgets.Layout(width="auto", flex="1 1 auto"),
             )
         self.form.children = list(self.fields.values())
 

@@ -110,7 +110,7 @@ class PlaygroundWidget(StaticCopyBox):
         self._config_task: asyncio.Task[None] | None = None
         self._run_task: asyncio.Task[Result | None] | None = None
 
-        full = widgets.Layout(width="100%")
+        full = widgets.Layout(width="auto", flex="1 1 auto")
         self.deployment = widgets.Dropdown(description="Deployment", options=[], layout=full)
         self.info = widgets.HTML()
         self.fields: dict[str, widgets.Text] = {}
@@ -118,7 +118,7 @@ class PlaygroundWidget(StaticCopyBox):
         self.message = widgets.Textarea(
             description="Message",
             placeholder="A user message (optional)",
-            layout=widgets.Layout(width="100%", height="5em"),
+            layout=widgets.Layout(width="auto", height="5em"),
         )
         self.run_button = widgets.Button(description="Run", button_style="primary", icon="play")
         self.stop_button = widgets.Button(description="Stop", icon="stop", disabled=True)
@@ -200,7 +200,7 @@ class PlaygroundWidget(StaticCopyBox):
                 description=name,
                 placeholder="" if name in defaults else "(the deployment's default)",
                 style={"description_width": "initial"},
-                layout=widgets.Layout(width="100%"),
+                layout=widgets.Layout(width="auto", flex="1 1 auto"),
             )
             for name in self.variables
         }
