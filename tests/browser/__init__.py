@@ -1,0 +1,1 @@
+"""Helpers for tests/test_browser.py: JupyterLab in a temporary home, driven in Chromium."""
