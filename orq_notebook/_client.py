@@ -387,7 +387,9 @@ class Client(_SyncClient):
         return Deployments(self)
 
     def _stream(self, request: httpx.Request) -> InvocationStream:
-        return InvocationStream(functools.partial(self._open_stream, request), clock=self._clock)
+        return InvocationStream(
+            functools.partial(self._open_stream, request), clock=self._clock, redact=self._redact
+        )
 
 
 class _AsyncClient(_BaseClient[httpx.AsyncClient, httpx.AsyncBaseTransport]):
@@ -462,7 +464,7 @@ class AsyncClient(_AsyncClient):
 
     def _stream(self, request: httpx.Request) -> AsyncInvocationStream:
         return AsyncInvocationStream(
-            functools.partial(self._open_stream, request), clock=self._clock
+            functools.partial(self._open_stream, request), clock=self._clock, redact=self._redact
         )
 
 

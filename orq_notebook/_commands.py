@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -10,7 +11,14 @@ from urllib.parse import urlsplit
 from pydantic import ValidationError
 
 from ._exceptions import NotFoundError, OrqError
-from ._magic_args import ArgumentError, MagicParser, parse_assignments, resolve_value
+from ._magic_args import (
+    ArgumentError,
+    MagicParser,
+    UndefinedNameError,
+    lookup,
+    parse_assignments,
+    resolve_value,
+)
 from ._render import Table
 from ._templating import render
 
@@ -68,6 +76,12 @@ def _invoke_options(p: MagicParser) -> None:
     )
 
 
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of 1 or more, got {text!r}")
+    return int(text)
+
+
 def _parser(name: str, description: str, build: Callable[[MagicParser], None]) -> MagicParser:
     p = MagicParser(f"%orq {name}", description)
     build(p)
@@ -113,7 +127,7 @@ def _p_list(p: MagicParser) -> None:
 
 
 def _p_history(p: MagicParser) -> None:
-    p.option("-n", type=int, default=20, metavar="N", help="the last N invocations")
+    p.option("-n", type=_positive, default=20, metavar="N", help="the last N invocations")
 
 
 def _p_reset(p: MagicParser) -> None:
@@ -186,7 +200,8 @@ def _check_deployments_file(path: str) -> None:
     try:
         DeploymentStore.from_file(path)
     except ValueError as exc:  # DeploymentFileError
-        raise ArgumentError("The local server did not start: " + " ".join(str(exc).split()))
+        message = " ".join(str(exc).split())
+        raise ArgumentError(f"The local server did not start: {message}") from None
 
 
 def _check_url(url: str) -> None:
@@ -438,14 +453,11 @@ def _stream(
 
 
 def _lookup(name: str, ns: Namespace) -> Any:
-    from ._magic_args import lookup
-
+    """A `{{name}}` value; an undefined name is a KeyError, so render() reports them all."""
     try:
         return lookup(name, ns)
-    except ArgumentError:
+    except UndefinedNameError:
         raise KeyError(name) from None
-    except (AttributeError, IndexError, TypeError) as exc:
-        raise ArgumentError(f"{{{{{name}}}}} could not be looked up: {exc}") from None
 
 
 # -- the table ----------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from typing import Any, NoReturn
 
 __all__ = [
     "ArgumentError",
+    "UndefinedNameError",
     "MagicParser",
     "parse_assignments",
     "resolve_value",
@@ -23,6 +24,10 @@ __all__ = [
 
 class ArgumentError(ValueError):
     """A usage mistake on the magic line; the magics turn it into a one-line UsageError."""
+
+
+class UndefinedNameError(ArgumentError):
+    """A name that the notebook does not define (`{{name}}`, `--inputs name`)."""
 
 
 class _Once(argparse.Action):
@@ -130,12 +135,15 @@ def lookup(expr: str, namespace: Mapping[str, Any], *, option: str = "") -> Any:
     if not match:
         raise KeyError(expr)
     head, rest = match.groups()
+    where = f" for {option}" if option else ""
     if head not in namespace:
-        where = f" for {option}" if option else ""
-        raise ArgumentError(f"{head!r}{where} is not defined in the notebook.")
+        raise UndefinedNameError(f"{head!r}{where} is not defined in the notebook.")
     value = namespace[head]
-    for attr, index in re.findall(r"\.([A-Za-z_]\w*)|\[([^\]]+)\]", rest):
-        value = getattr(value, attr) if attr else value[_index(index)]
+    try:
+        for attr, index in re.findall(r"\.([A-Za-z_]\w*)|\[([^\]]+)\]", rest):
+            value = getattr(value, attr) if attr else value[_index(index)]
+    except (AttributeError, LookupError, TypeError) as exc:
+        raise ArgumentError(f"{expr!r}{where} could not be looked up: {exc!r}.") from None
     return value
 
 

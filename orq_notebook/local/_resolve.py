@@ -90,12 +90,17 @@ def parse_request(data: Any) -> InvokeRequest:
         raise RequestError(422, "The request body must be a JSON object.", "invalid_request")
     known = {k: v for k, v in data.items() if k in InvokeRequest.model_fields}
     try:
-        return InvokeRequest.model_validate(known)
+        request = InvokeRequest.model_validate(known)
     except ValidationError as exc:
         first = exc.errors()[0]
         field = _field(first["loc"])
         message = f"Invalid request body: {field}: {first['msg']}."
         raise RequestError(422, message, "invalid_request", field=field) from None
+    try:
+        request.to_wire()  # what `prepare` does later; a value nested too deeply fails here
+    except ValueError as exc:
+        raise RequestError(422, f"Invalid request body: {exc}.", "invalid_request") from None
+    return request
 
 
 def _scalar(value: Any) -> str:
