@@ -8,10 +8,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._session import backend_for
+from ._backends import ClientBackend, async_twin
+from ._client import AsyncClient, Client
+from ._session import current_session
 from ._widgets import CompareWidget, PlaygroundWidget
 
-__all__ = ["Compare", "Playground"]
+__all__ = ["Compare", "Playground", "backend_for"]
+
+
+def backend_for(client: Any) -> Any:
+    """Turn what a user passes as `client=` into a widget backend."""
+    if client is None:
+        return current_session().backend()
+    if isinstance(client, AsyncClient):
+        return ClientBackend(client)
+    if isinstance(client, Client):
+        settings = client.settings
+        return ClientBackend(lambda: async_twin(settings))
+    return client  # already a backend
 
 
 class Playground(PlaygroundWidget):

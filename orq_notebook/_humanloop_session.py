@@ -119,7 +119,7 @@ def result_from_response(
 
 
 class HumanloopPieces:
-    """A `HumanloopStream` as `%%orq` reads it (`_session.PieceStream`): pieces of sample 0."""
+    """A `HumanloopStream` as `%%orq` reads it (`_backends.PieceStream`): pieces of sample 0."""
 
     def __init__(self, stream: HumanloopStream) -> None:
         self.stream = stream

@@ -8,35 +8,23 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
+from ._backends import ClientBackend, OrqPieces, PieceStream, result_from_invocation
 from ._client import AsyncClient, Client
 from ._config import Settings
 from ._exceptions import OrqError
-from ._models import Deployment, DeploymentConfig, Invocation
+from ._models import Deployment
 from ._result import Result
-from ._streaming import InvocationStream
 
 if TYPE_CHECKING:
     from ._humanloop_session import HumanloopRunner
     from .local import LocalServer
 
-__all__ = [
-    "ClientBackend",
-    "HistoryEntry",
-    "OrqPieces",
-    "PieceStream",
-    "Session",
-    "backend_for",
-    "current_session",
-    "result_from_invocation",
-    "result_from_stream",
-]
+__all__ = ["Connection", "HistoryEntry", "Session", "current_session", "set_session"]
 
 ORQ_HOSTS = ("my.orq.ai", "api.orq.ai")
 _RETIRED = "//api.humanloop.com"  # Humanloop's hosted API, shut down on 2025-09-08
@@ -94,214 +82,6 @@ class Connection:
         }[self.kind]
         key = f"an API key is set (from {self.key_source})" if self.api_key else "no API key is set"
         return f"Connected to {where}; {key}."
-
-
-def result_from_invocation(
-    inv: Invocation,
-    *,
-    key: str,
-    sent: list[dict[str, Any]],
-    latency: float,
-    version: str | None = None,
-    time_to_first_token: float | None = None,
-) -> Result:
-    """A displayable Result for an answer, with the conversation that produced it."""
-    answer = inv.choices[0].message.model_dump(exclude_none=True) if inv.choices else {}
-    return Result.from_invocation(
-        inv,
-        deployment=key,
-        messages=[*sent, answer] if answer else list(sent),
-        version=version,
-        latency=latency,
-        time_to_first_token=time_to_first_token,
-    )
-
-
-def result_from_stream(
-    stream: Any,
-    *,
-    key: str,
-    sent: list[dict[str, Any]],
-    version: str | None = None,
-    error: str | None = None,
-) -> Result:
-    """A Result from a (possibly unfinished) InvocationStream; partial when it did not finish."""
-    result = result_from_invocation(
-        stream.to_invocation(),
-        key=key,
-        sent=sent,
-        latency=stream.elapsed,
-        version=version,
-        time_to_first_token=stream.time_to_first_chunk,
-    )
-    if not stream.completed or error:
-        result.partial = not stream.completed
-        result.error = error
-    return result
-
-
-# -- the backend seam: what `%%orq` streams through, whichever API the session points at ----
-
-
-class PieceStream(Protocol):
-    """A stream as `%%orq` reads it: a context manager iterating pieces of text."""
-
-    @property
-    def text(self) -> str: ...
-    @property
-    def completed(self) -> bool: ...
-    @property
-    def elapsed(self) -> float: ...
-    @property
-    def time_to_first_chunk(self) -> float | None: ...
-    @property
-    def chunk_count(self) -> int: ...
-    def __enter__(self) -> PieceStream: ...
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
-    def __iter__(self) -> Iterator[str]: ...
-    def to_result(
-        self,
-        *,
-        key: str,
-        sent: list[dict[str, Any]],
-        version: str | None = None,
-        error: str | None = None,
-    ) -> Result: ...
-
-
-class OrqPieces:
-    """`PieceStream` over an orq `InvocationStream`."""
-
-    def __init__(self, stream: InvocationStream) -> None:
-        self.stream = stream
-
-    def __enter__(self) -> OrqPieces:
-        self.stream.__enter__()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stream.close()
-
-    def __iter__(self) -> Iterator[str]:
-        for chunk in self.stream:
-            if chunk.content:
-                yield chunk.content
-
-    @property
-    def text(self) -> str:
-        return self.stream.text
-
-    @property
-    def completed(self) -> bool:
-        return self.stream.completed
-
-    @property
-    def elapsed(self) -> float:
-        return self.stream.elapsed
-
-    @property
-    def time_to_first_chunk(self) -> float | None:
-        return self.stream.time_to_first_chunk
-
-    @property
-    def chunk_count(self) -> int:
-        return self.stream.chunk_count
-
-    def to_result(
-        self,
-        *,
-        key: str,
-        sent: list[dict[str, Any]],
-        version: str | None = None,
-        error: str | None = None,
-    ) -> Result:
-        return result_from_stream(self.stream, key=key, sent=sent, version=version, error=error)
-
-
-class ClientBackend:
-    """The widgets' backend protocol (`PlaygroundBackend`) over an `AsyncClient`."""
-
-    def __init__(self, client: AsyncClient | Callable[[], AsyncClient]) -> None:
-        self._client = client
-
-    @property
-    def client(self) -> AsyncClient:
-        return self._client if isinstance(self._client, AsyncClient) else self._client()
-
-    async def list_deployments(self) -> list[Deployment]:
-        return [d async for d in self.client.deployments.iter()]
-
-    async def get_config(
-        self,
-        key: str,
-        *,
-        inputs: dict[str, Any] | None = None,
-        context: dict[str, Any] | None = None,
-    ) -> DeploymentConfig:
-        return await self.client.deployments.get_config(key, inputs=inputs, context=context)
-
-    async def run(
-        self,
-        key: str,
-        *,
-        inputs: dict[str, Any],
-        message: str | None,
-        context: dict[str, Any] | None,
-        on_text: Callable[[str], None],
-    ) -> Result:
-        sent = [{"role": "user", "content": message}] if message else []
-        stream = self.client.deployments.stream(
-            key,
-            inputs=inputs or None,
-            context=context or None,
-            messages=sent or None,
-            invoke_options={"include_usage": True},
-        )
-        async with stream:
-            async for chunk in stream:
-                if chunk.content:
-                    on_text(chunk.content)
-        return result_from_stream(stream, key=key, sent=sent)
-
-
-def backend_for(client: Any) -> Any:
-    """Turn what a user passes as `client=` into a widget backend."""
-    if client is None:
-        return current_session().backend()
-    if isinstance(client, AsyncClient):
-        return ClientBackend(client)
-    if isinstance(client, Client):
-        settings = client.settings
-        return ClientBackend(lambda: _async_twin(settings))
-    return client  # already a backend
-
-
-_ASYNC_TWINS: dict[int, AsyncClient] = {}
-
-
-def _async_twin(settings: Settings) -> AsyncClient:
-    # One AsyncClient per settings object: its connections belong to the kernel's loop.
-    twin = _ASYNC_TWINS.get(id(settings))
-    if twin is None:
-        twin = _ASYNC_TWINS[id(settings)] = AsyncClient(
-            api_key=settings.api_key,
-            base_url=settings.base_url,
-            environment=settings.environment,
-            contact_id=settings.contact_id,
-            timeout=settings.timeout,
-            max_retries=settings.max_retries,
-        )
-    return twin
 
 
 class Session:
@@ -552,17 +332,6 @@ class Session:
         return f"History ({n} invocations) and all threads cleared."
 
 
-class Timer:
-    """Wall time of a block, for latency figures."""
-
-    def __init__(self) -> None:
-        self.start = time.perf_counter()
-
-    @property
-    def elapsed(self) -> float:
-        return time.perf_counter() - self.start
-
-
 _session: Session | None = None
 
 
@@ -574,9 +343,9 @@ def current_session() -> Session:
     return _session
 
 
-def set_session(session: Session | None) -> Iterator[None] | None:
+def set_session(session: Session | None) -> None:
+    """Replace the kernel's session (tests; `%reload_ext`); the old one is closed."""
     global _session
     if _session is not None and _session is not session:
         _session.close()
     _session = session
-    return None

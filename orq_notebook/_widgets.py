@@ -43,7 +43,7 @@ History = list[tuple[dict[str, Any], str | None, Result]]
 
 
 class PlaygroundBackend(Protocol):
-    """What the widgets need from a connection; `_session.ClientBackend` is the real one."""
+    """What the widgets need from a connection; `_backends.ClientBackend` is the real one."""
 
     async def list_deployments(self) -> list[Deployment]: ...
 

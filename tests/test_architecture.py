@@ -56,7 +56,9 @@ CORE_LEAVES = _ours(
     "_config", "_models", "_exceptions", "_templating", "_version", "_humanloop_models"
 )
 DISPLAY = _ours("_display", "_render", "_result", "_widgets", "_widget_parts", "_compare", "_views")
-JOIN = _ours("_session", "_magics", "_commands", "_magic_args", "_apps", "_humanloop_session")
+JOIN = _ours(
+    "_session", "_backends", "_magics", "_commands", "_magic_args", "_apps", "_humanloop_session"
+)
 BATCH = _ours("_batch", "_batch_result", "_batch_run", "_batch_limit")
 LOCAL = (f"{PACKAGE}.local", f"{PACKAGE}.local.*")
 ENTRY = (PACKAGE, f"{PACKAGE}.__main__", f"{PACKAGE}._cli")
@@ -130,7 +132,7 @@ RULES = [
         "_magics -> _batch -> _client (async): batch runs without IPython or widgets",
     ),
     Rule(
-        _ours("_session"),
+        _ours("_session", "_backends"),
         (*NOTEBOOK_LIBS, *_ours("_magics", "_commands", "_apps")),
         "_session is the per-kernel state beneath _magics: it never imports IPython",
     ),
@@ -141,7 +143,7 @@ RULES = [
         exempt=_ours("_magics"),
     ),
     Rule(
-        (*CORE, *DISPLAY, *BATCH, *_ours("_session", "_apps")),
+        (*CORE, *DISPLAY, *BATCH, *_ours("_session", "_backends", "_apps")),
         (ROOT_TARGET,),
         "the package root imports the client and the public API; import the module you need",
     ),

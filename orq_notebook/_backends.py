@@ -1,0 +1,222 @@
+"""How the notebook side reads a connection: Results from answers, streams as text pieces,
+and the widgets' backend over an AsyncClient.
+
+Join layer: it builds display-side `Result`s from core objects, so neither side needs the other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from types import TracebackType
+from typing import Any, Protocol
+
+from ._client import AsyncClient
+from ._config import Settings
+from ._models import Deployment, DeploymentConfig, Invocation
+from ._result import Result
+from ._streaming import InvocationStream
+
+__all__ = [
+    "ClientBackend",
+    "OrqPieces",
+    "PieceStream",
+    "async_twin",
+    "result_from_invocation",
+    "result_from_stream",
+]
+
+
+def result_from_invocation(
+    inv: Invocation,
+    *,
+    key: str,
+    sent: list[dict[str, Any]],
+    latency: float,
+    version: str | None = None,
+    time_to_first_token: float | None = None,
+) -> Result:
+    """A displayable Result for an answer, with the conversation that produced it."""
+    answer = inv.choices[0].message.model_dump(exclude_none=True) if inv.choices else {}
+    return Result.from_invocation(
+        inv,
+        deployment=key,
+        messages=[*sent, answer] if answer else list(sent),
+        version=version,
+        latency=latency,
+        time_to_first_token=time_to_first_token,
+    )
+
+
+def result_from_stream(
+    stream: Any,
+    *,
+    key: str,
+    sent: list[dict[str, Any]],
+    version: str | None = None,
+    error: str | None = None,
+) -> Result:
+    """A Result from a (possibly unfinished) InvocationStream; partial when it did not finish."""
+    result = result_from_invocation(
+        stream.to_invocation(),
+        key=key,
+        sent=sent,
+        latency=stream.elapsed,
+        version=version,
+        time_to_first_token=stream.time_to_first_chunk,
+    )
+    if not stream.completed or error:
+        result.partial = not stream.completed
+        result.error = error
+    return result
+
+
+# -- the backend seam: what `%%orq` streams through, whichever API the session points at ----
+
+
+class PieceStream(Protocol):
+    """A stream as `%%orq` reads it: a context manager iterating pieces of text."""
+
+    @property
+    def text(self) -> str: ...
+    @property
+    def completed(self) -> bool: ...
+    @property
+    def elapsed(self) -> float: ...
+    @property
+    def time_to_first_chunk(self) -> float | None: ...
+    @property
+    def chunk_count(self) -> int: ...
+    def __enter__(self) -> PieceStream: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+    def __iter__(self) -> Iterator[str]: ...
+    def to_result(
+        self,
+        *,
+        key: str,
+        sent: list[dict[str, Any]],
+        version: str | None = None,
+        error: str | None = None,
+    ) -> Result: ...
+
+
+class OrqPieces:
+    """`PieceStream` over an orq `InvocationStream`."""
+
+    def __init__(self, stream: InvocationStream) -> None:
+        self.stream = stream
+
+    def __enter__(self) -> OrqPieces:
+        self.stream.__enter__()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stream.close()
+
+    def __iter__(self) -> Iterator[str]:
+        for chunk in self.stream:
+            if chunk.content:
+                yield chunk.content
+
+    @property
+    def text(self) -> str:
+        return self.stream.text
+
+    @property
+    def completed(self) -> bool:
+        return self.stream.completed
+
+    @property
+    def elapsed(self) -> float:
+        return self.stream.elapsed
+
+    @property
+    def time_to_first_chunk(self) -> float | None:
+        return self.stream.time_to_first_chunk
+
+    @property
+    def chunk_count(self) -> int:
+        return self.stream.chunk_count
+
+    def to_result(
+        self,
+        *,
+        key: str,
+        sent: list[dict[str, Any]],
+        version: str | None = None,
+        error: str | None = None,
+    ) -> Result:
+        return result_from_stream(self.stream, key=key, sent=sent, version=version, error=error)
+
+
+class ClientBackend:
+    """The widgets' backend protocol (`PlaygroundBackend`) over an `AsyncClient`."""
+
+    def __init__(self, client: AsyncClient | Callable[[], AsyncClient]) -> None:
+        self._client = client
+
+    @property
+    def client(self) -> AsyncClient:
+        return self._client if isinstance(self._client, AsyncClient) else self._client()
+
+    async def list_deployments(self) -> list[Deployment]:
+        return [d async for d in self.client.deployments.iter()]
+
+    async def get_config(
+        self,
+        key: str,
+        *,
+        inputs: dict[str, Any] | None = None,
+        context: dict[str, Any] | None = None,
+    ) -> DeploymentConfig:
+        return await self.client.deployments.get_config(key, inputs=inputs, context=context)
+
+    async def run(
+        self,
+        key: str,
+        *,
+        inputs: dict[str, Any],
+        message: str | None,
+        context: dict[str, Any] | None,
+        on_text: Callable[[str], None],
+    ) -> Result:
+        sent = [{"role": "user", "content": message}] if message else []
+        stream = self.client.deployments.stream(
+            key,
+            inputs=inputs or None,
+            context=context or None,
+            messages=sent or None,
+            invoke_options={"include_usage": True},
+        )
+        async with stream:
+            async for chunk in stream:
+                if chunk.content:
+                    on_text(chunk.content)
+        return result_from_stream(stream, key=key, sent=sent)
+
+
+_ASYNC_TWINS: dict[Settings, AsyncClient] = {}
+
+
+def async_twin(settings: Settings) -> AsyncClient:
+    """The AsyncClient for a Client's settings, made once: its connections stay on one loop."""
+    twin = _ASYNC_TWINS.get(settings)
+    if twin is None:
+        twin = _ASYNC_TWINS[settings] = AsyncClient(
+            api_key=settings.api_key,
+            base_url=settings.base_url,
+            environment=settings.environment,
+            contact_id=settings.contact_id,
+            timeout=settings.timeout,
+            max_retries=settings.max_retries,
+        )
+    return twin
