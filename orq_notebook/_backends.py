@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from ._client import AsyncClient
 from ._config import Settings
@@ -20,6 +20,7 @@ __all__ = [
     "ClientBackend",
     "OrqPieces",
     "PieceStream",
+    "StreamPieces",
     "async_twin",
     "result_from_invocation",
     "result_from_stream",
@@ -73,8 +74,8 @@ def result_from_stream(
 # -- the backend seam: what `%%orq` streams through, whichever API the session points at ----
 
 
-class PieceStream(Protocol):
-    """A stream as `%%orq` reads it: a context manager iterating pieces of text."""
+class _Progress(Protocol):
+    """What a stream tells about its answer so far (the orq and Humanloop streams alike)."""
 
     @property
     def text(self) -> str: ...
@@ -86,6 +87,11 @@ class PieceStream(Protocol):
     def time_to_first_chunk(self) -> float | None: ...
     @property
     def chunk_count(self) -> int: ...
+
+
+class PieceStream(_Progress, Protocol):
+    """A stream as `%%orq` reads it: a context manager iterating pieces of text."""
+
     def __enter__(self) -> PieceStream: ...
     def __exit__(
         self,
@@ -104,13 +110,24 @@ class PieceStream(Protocol):
     ) -> Result: ...
 
 
-class OrqPieces:
-    """`PieceStream` over an orq `InvocationStream`."""
+class _ReadStream(_Progress, Protocol):
+    """What `StreamPieces` forwards to: an orq or a Humanloop stream."""
 
-    def __init__(self, stream: InvocationStream) -> None:
+    def __enter__(self) -> Any: ...
+    def close(self) -> None: ...
+
+
+_Stream = TypeVar("_Stream", bound=_ReadStream)
+_Pieces = TypeVar("_Pieces", bound="StreamPieces[Any]")
+
+
+class StreamPieces(Generic[_Stream]):
+    """What a `PieceStream` forwards to `self.stream`; subclasses add `__iter__`, `to_result`."""
+
+    def __init__(self, stream: _Stream) -> None:
         self.stream = stream
 
-    def __enter__(self) -> OrqPieces:
+    def __enter__(self: _Pieces) -> _Pieces:
         self.stream.__enter__()
         return self
 
@@ -121,11 +138,6 @@ class OrqPieces:
         tb: TracebackType | None,
     ) -> None:
         self.stream.close()
-
-    def __iter__(self) -> Iterator[str]:
-        for chunk in self.stream:
-            if chunk.content:
-                yield chunk.content
 
     @property
     def text(self) -> str:
@@ -146,6 +158,15 @@ class OrqPieces:
     @property
     def chunk_count(self) -> int:
         return self.stream.chunk_count
+
+
+class OrqPieces(StreamPieces[InvocationStream]):
+    """`PieceStream` over an orq `InvocationStream`."""
+
+    def __iter__(self) -> Iterator[str]:
+        for chunk in self.stream:
+            if chunk.content:
+                yield chunk.content
 
     def to_result(
         self,

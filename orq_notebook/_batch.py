@@ -18,7 +18,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from ._batch_result import BatchResult, RowResult
@@ -112,6 +113,45 @@ def _report_interrupt(result: BatchResult) -> None:
     )
 
 
+# -- one run, sync or async ----------------------------------------------------------------------
+
+
+@contextmanager
+def _setup(
+    key: str,
+    specs: list[RowSpec],
+    client: AnyClient | None,
+    concurrency: int,
+    stream: bool,
+    progress: bool,
+    on_result: OnResult | None,
+    request_fields: Mapping[str, Any],
+) -> Iterator[tuple[BatchRun, AnyClient | None]]:
+    """The run and the client it goes through; its progress bar closes however the run ends."""
+    run = BatchRun(
+        key,
+        specs,
+        concurrency=concurrency,
+        stream=stream,
+        fields=shared_fields(key, request_fields),
+        on_result=on_result,
+    )
+    given = _given(client)
+    bar = run.bar = _progress_bar(progress, len(specs), key)
+    try:
+        yield run, given
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _outcome(run: BatchRun, client: AnyClient | None, labels: list[Any] | None) -> BatchResult:
+    result = run.result(client=client, labels=labels)
+    if result.interrupted:
+        _report_interrupt(result)
+    return result
+
+
 # -- the public functions ------------------------------------------------------------------------
 
 
@@ -161,28 +201,13 @@ async def _arun(
     on_result: OnResult | None,
     request_fields: Mapping[str, Any],
 ) -> BatchResult:
-    run = BatchRun(
-        key,
-        specs,
-        concurrency=concurrency,
-        stream=stream,
-        fields=shared_fields(key, request_fields),
-        on_result=on_result,
-    )
-    given = _given(client)
-    bar = run.bar = _progress_bar(progress, len(specs), key)
-    try:
+    setup = _setup(key, specs, client, concurrency, stream, progress, on_result, request_fields)
+    with setup as (run, given):
         if isinstance(given, AsyncClient):
             await _execute(run, given, None)
         else:
             await _execute(run, None, given.settings if given is not None else None)
-    finally:
-        if bar is not None:
-            bar.close()
-    result = run.result(client=client, labels=labels)
-    if result.interrupted:
-        _report_interrupt(result)
-    return result
+    return _outcome(run, client, labels)
 
 
 def run_batch(
@@ -262,31 +287,16 @@ def _run_sync(
     on_result: OnResult | None,
     request_fields: Mapping[str, Any],
 ) -> BatchResult:
-    run = BatchRun(
-        key,
-        specs,
-        concurrency=concurrency,
-        stream=stream,
-        fields=shared_fields(key, request_fields),
-        on_result=on_result,
-    )
-    given = _given(client)
-    settings = given.settings if given is not None else None
-    bar = run.bar = _progress_bar(progress, len(specs), key)
-    try:
+    setup = _setup(key, specs, client, concurrency, stream, progress, on_result, request_fields)
+    with setup as (run, given):
+        settings = given.settings if given is not None else None
         try:
             asyncio.get_running_loop()
         except RuntimeError:
             _run_here(run, settings)
         else:
             _run_in_thread(run, settings)
-    finally:
-        if bar is not None:
-            bar.close()
-    result = run.result(client=client, labels=labels)
-    if result.interrupted:
-        _report_interrupt(result)
-    return result
+    return _outcome(run, client, labels)
 
 
 def _run_here(run: BatchRun, settings: Settings | None) -> None:

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Mapping
-from types import TracebackType
 from typing import Any
 
+from ._backends import StreamPieces
 from ._exceptions import OrqError
 from ._humanloop import HumanloopClient
 from ._humanloop_models import HumanloopResponse
@@ -118,48 +118,13 @@ def result_from_response(
     )
 
 
-class HumanloopPieces:
+class HumanloopPieces(StreamPieces[HumanloopStream]):
     """A `HumanloopStream` as `%%orq` reads it (`_backends.PieceStream`): pieces of sample 0."""
-
-    def __init__(self, stream: HumanloopStream) -> None:
-        self.stream = stream
-
-    def __enter__(self) -> HumanloopPieces:
-        self.stream.__enter__()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stream.close()
 
     def __iter__(self) -> Iterator[str]:
         for delta in self.stream:
             if delta.index == 0 and delta.output:
                 yield delta.output
-
-    @property
-    def text(self) -> str:
-        return self.stream.text
-
-    @property
-    def completed(self) -> bool:
-        return self.stream.completed
-
-    @property
-    def elapsed(self) -> float:
-        return self.stream.elapsed
-
-    @property
-    def time_to_first_chunk(self) -> float | None:
-        return self.stream.time_to_first_chunk
-
-    @property
-    def chunk_count(self) -> int:
-        return self.stream.chunk_count
 
     def to_result(
         self,

@@ -8,16 +8,15 @@ payloads that are not JSON (both official SDKs skip them). Samples of `num_sampl
 interleave: `SampleDecoder` keeps each sample's text apart, by `index`.
 
 Like the orq streams (`_streaming`), a stream owns its HTTP response and always closes it: at
-the end, on `break`, on an exception and on KeyboardInterrupt; what arrived is kept.
+the end, on `break`, on an exception and on KeyboardInterrupt (the lifecycle both share is in
+`_response_stream`); what arrived is kept.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import aclosing
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 
 import httpx
@@ -26,7 +25,7 @@ from pydantic import ValidationError
 
 from ._exceptions import StreamError
 from ._humanloop_models import HumanloopResponse, HumanloopUsage, Sample
-from ._streaming import _events
+from ._response_stream import AsyncResponseStream, ResponseStream, StreamCore
 
 __all__ = ["AsyncHumanloopStream", "HumanloopStream", "SampleDecoder", "SampleText"]
 
@@ -127,19 +126,13 @@ class SampleDecoder:
         )
 
 
-class _StreamState:
-    """What both twins share: the decoder, the timings and the read-only view."""
+class _StreamState(StreamCore[Sample]):
+    """What both twins share: the decoder and the read-only view."""
 
     def __init__(self, clock: Callable[[], float], expected: int) -> None:
+        super().__init__(clock)
         self._decoder = SampleDecoder()
-        self._clock = clock
         self._expected = expected
-        self._sent_at: float | None = None
-        self._first_at: float | None = None
-        self._ended_at: float | None = None
-        self._eof = False
-        self._iterated = False
-        self._closed = False
 
     @property
     def samples(self) -> list[SampleText]:
@@ -189,19 +182,6 @@ class _StreamState:
         """Events that carried a response (the name matches the orq streams)."""
         return self._decoder.count
 
-    @property
-    def time_to_first_chunk(self) -> float | None:
-        if self._sent_at is None or self._first_at is None:
-            return None
-        return self._first_at - self._sent_at
-
-    @property
-    def elapsed(self) -> float:
-        """Seconds from sending the request to the end of the stream (or to now)."""
-        if self._sent_at is None:
-            return 0.0
-        return (self._clock() if self._ended_at is None else self._ended_at) - self._sent_at
-
     def to_response(self) -> HumanloopResponse:
         """A `HumanloopResponse` assembled from what was streamed, one sample per index."""
         return self._decoder.to_response()
@@ -218,16 +198,14 @@ class _StreamState:
             raise RuntimeError("This stream was already read or closed; a stream is read once.")
         self._iterated = True
 
-    def _opening(self) -> None:
-        if self._closed:
-            raise RuntimeError("This stream is closed; open a new one to read again.")
-        self._sent_at = self._clock()
-
-    def _decode(self, event: ServerSentEvent) -> list[Sample]:
+    def _items(self, event: ServerSentEvent) -> list[Sample] | None:
         deltas = self._decoder.decode(event.data) if event.data else []
         if deltas and self._first_at is None:
             self._first_at = self._clock()
-        return deltas
+        return None if self._decoder.done else deltas
+
+    def _end_of_stream(self) -> None:
+        self._eof = True
 
     def _broken(self, exc: Exception) -> StreamError:
         if isinstance(exc, httpx.TimeoutException):
@@ -240,16 +218,8 @@ class _StreamState:
             partial_text=self.text,
         )
 
-    def _mark_closed(self) -> bool:
-        if self._closed:
-            return False
-        self._closed = True
-        if self._sent_at is not None and self._ended_at is None:
-            self._ended_at = self._clock()
-        return True
 
-
-class HumanloopStream(_StreamState):
+class HumanloopStream(_StreamState, ResponseStream[Sample]):
     """A streamed `complete_deployed` / `chat_deployed`; the request is sent on `__enter__`.
 
     ```python
@@ -269,58 +239,10 @@ class HumanloopStream(_StreamState):
     ) -> None:
         super().__init__(clock, samples)
         self._open = open
-        self._response: httpx.Response | None = None
-
-    def __enter__(self) -> HumanloopStream:
-        self._ensure_open()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def __iter__(self) -> Iterator[Sample]:
-        self._start_iteration()
-        response = self._ensure_open()
-        try:
-            for event in _events(response).iter_sse():
-                yield from self._decode(event)
-                if self._decoder.done:
-                    break
-            self._eof = True
-        except (httpx.TransportError, httpx.StreamError) as exc:
-            if not self._closed:  # closed by its owner: just end
-                raise self._broken(exc) from exc
-        finally:
-            self.close()
-
-    def close(self) -> None:
-        """Close the HTTP response; safe to call more than once."""
-        if self._mark_closed() and self._response is not None:
-            self._response.close()
-
-    def _ensure_open(self) -> httpx.Response:
-        if self._response is None:
-            self._opening()
-            try:
-                self._response = self._open()
-            except BaseException:
-                self._mark_closed()
-                raise
-        return self._response
-
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:
-            pass
+        self._response = None
 
 
-class AsyncHumanloopStream(_StreamState):
+class AsyncHumanloopStream(_StreamState, AsyncResponseStream[Sample]):
     """The async twin of `HumanloopStream`: `async with ... as s: async for delta in s: ...`."""
 
     def __init__(
@@ -332,48 +254,4 @@ class AsyncHumanloopStream(_StreamState):
     ) -> None:
         super().__init__(clock, samples)
         self._open = open
-        self._response: httpx.Response | None = None
-
-    async def __aenter__(self) -> AsyncHumanloopStream:
-        await self._ensure_open()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def __aiter__(self) -> AsyncIterator[Sample]:
-        self._start_iteration()
-        response = await self._ensure_open()
-        try:
-            async with aclosing(_events(response).aiter_sse()) as events:
-                async for event in events:
-                    for delta in self._decode(event):
-                        yield delta
-                    if self._decoder.done:
-                        break
-            self._eof = True
-        except (httpx.TransportError, httpx.StreamError) as exc:
-            if not self._closed:
-                raise self._broken(exc) from exc
-        finally:
-            await self.aclose()
-
-    async def aclose(self) -> None:
-        """Close the HTTP response; safe to call more than once."""
-        if self._mark_closed() and self._response is not None:
-            await self._response.aclose()
-
-    async def _ensure_open(self) -> httpx.Response:
-        if self._response is None:
-            self._opening()
-            try:
-                self._response = await self._open()
-            except BaseException:
-                self._mark_closed()
-                raise
-        return self._response
+        self._response = None

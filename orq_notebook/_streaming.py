@@ -3,23 +3,22 @@
 A stream owns one HTTP response and always closes it: at the end, on `break`, on an exception,
 on KeyboardInterrupt and when garbage collected. The SSE framing is decoded by `httpx-sse`;
 the orq part (the `[DONE]` sentinel, data-less events, chunk parsing, what to keep) lives in
-`ChunkDecoder`, shared by both twins, which differ only in their loops.
+`ChunkDecoder`; the response's lifecycle and the loop over its events, in `_response_stream`.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import aclosing
-from types import TracebackType
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
-from httpx_sse import EventSource, ServerSentEvent
+from httpx_sse import ServerSentEvent
 from pydantic import ValidationError
 
 from ._exceptions import StreamError
 from ._models import Invocation, InvocationChunk, Retrieval, Usage
+from ._response_stream import AsyncResponseStream, ResponseStream, StreamCore
 
 __all__ = ["AsyncInvocationStream", "ChunkDecoder", "InvocationStream"]
 
@@ -84,27 +83,15 @@ def _unchanged(text: str) -> str:
     return text
 
 
-def _events(response: httpx.Response) -> EventSource:
-    # SSE is UTF-8 by definition, whatever the client's default; "-sig" drops a leading BOM.
-    response.encoding = "utf-8-sig"
-    return EventSource(response)
-
-
-class _StreamState:
-    """What both twins share: the decoder, the timings and the read-only view of the answer."""
+class _StreamState(StreamCore[InvocationChunk]):
+    """What both twins share: the decoder and the read-only view of the answer."""
 
     def __init__(
         self, clock: Callable[[], float], redact: Callable[[str], str] | None = None
     ) -> None:
+        super().__init__(clock)
         self._redact = redact or _unchanged  # the client's: an echoed key never reaches a message
         self._decoder = ChunkDecoder(self._redact)
-        self._clock = clock
-        self._sent_at: float | None = None
-        self._first_at: float | None = None
-        self._ended_at: float | None = None
-        self._eof = False
-        self._iterated = False
-        self._closed = False
 
     @property
     def text(self) -> str:
@@ -153,21 +140,6 @@ class _StreamState:
     def trace_id(self) -> str | None:
         return self._decoder.first.trace_id if self._decoder.first else None
 
-    @property
-    def time_to_first_chunk(self) -> float | None:
-        """Seconds from sending the request to the first chunk, or None before it."""
-        if self._sent_at is None or self._first_at is None:
-            return None
-        return self._first_at - self._sent_at
-
-    @property
-    def elapsed(self) -> float:
-        """Seconds from sending the request to the end of the stream (or to now)."""
-        if self._sent_at is None:
-            return 0.0
-        end = self._clock() if self._ended_at is None else self._ended_at
-        return end - self._sent_at
-
     def to_invocation(self) -> Invocation:
         """An `Invocation` assembled from what was streamed, with the whole text as content.
 
@@ -209,16 +181,13 @@ class _StreamState:
             raise RuntimeError("This stream is closed; open a new one to read again.")
         self._iterated = True
 
-    def _opening(self) -> None:
-        if self._closed:
-            raise RuntimeError("This stream is closed; open a new one to read again.")
-        self._sent_at = self._clock()
-
-    def _decode(self, event: ServerSentEvent) -> InvocationChunk | None:
+    def _items(self, event: ServerSentEvent) -> tuple[InvocationChunk] | tuple[()] | None:
         chunk = self._decoder.decode(event.data)
-        if chunk is not None and self._first_at is None:
-            self._first_at = self._clock()
-        return chunk
+        if chunk is not None:
+            if self._first_at is None:
+                self._first_at = self._clock()
+            return (chunk,)
+        return None if self._decoder.done else ()  # whatever follows [DONE] is never read
 
     def _end_of_stream(self) -> None:
         self._eof = True
@@ -241,17 +210,8 @@ class _StreamState:
             partial_text=self.text,
         )
 
-    def _mark_closed(self) -> bool:
-        """Record the end; True the first time (the caller then closes the response)."""
-        if self._closed:
-            return False
-        self._closed = True
-        if self._sent_at is not None and self._ended_at is None:
-            self._ended_at = self._clock()
-        return True
 
-
-class InvocationStream(_StreamState):
+class InvocationStream(_StreamState, ResponseStream[InvocationChunk]):
     """A streamed invocation: the request is sent on `__enter__` (or at the first iteration).
 
     ```python
@@ -271,63 +231,10 @@ class InvocationStream(_StreamState):
     ) -> None:
         super().__init__(clock, redact)
         self._open = open
-        self._response: httpx.Response | None = None
-
-    def __enter__(self) -> InvocationStream:
-        self._ensure_open()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def __iter__(self) -> Iterator[InvocationChunk]:
-        self._start_iteration()
-        response = self._ensure_open()
-        # The response closes in `finally`: on a consumer's `break` the generator is closed
-        # (GeneratorExit at `yield`), and on errors and interrupts the exception passes here.
-        try:
-            for event in _events(response).iter_sse():
-                chunk = self._decode(event)
-                if chunk is not None:
-                    yield chunk
-                elif self._decoder.done:
-                    return  # whatever follows [DONE] is never read
-            self._end_of_stream()
-        except (httpx.TransportError, httpx.StreamError) as exc:
-            if not self._closed:  # closed by its owner (a Stop button): just end
-                raise self._broken(exc) from exc
-        finally:
-            self.close()
-
-    def close(self) -> None:
-        """Close the HTTP response; safe to call more than once."""
-        if self._mark_closed() and self._response is not None:
-            self._response.close()
-
-    def _ensure_open(self) -> httpx.Response:
-        if self._response is None:
-            self._opening()
-            try:
-                self._response = self._open()
-            except BaseException:
-                self._mark_closed()
-                raise
-        return self._response
-
-    def __del__(self) -> None:
-        # A stream entered and then dropped would otherwise pin a pooled connection.
-        try:
-            self.close()
-        except Exception:
-            pass
+        self._response = None
 
 
-class AsyncInvocationStream(_StreamState):
+class AsyncInvocationStream(_StreamState, AsyncResponseStream[InvocationChunk]):
     """The async twin of `InvocationStream`.
 
     ```python
@@ -346,49 +253,4 @@ class AsyncInvocationStream(_StreamState):
     ) -> None:
         super().__init__(clock, redact)
         self._open = open
-        self._response: httpx.Response | None = None
-
-    async def __aenter__(self) -> AsyncInvocationStream:
-        await self._ensure_open()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def __aiter__(self) -> AsyncIterator[InvocationChunk]:
-        self._start_iteration()
-        response = await self._ensure_open()
-        try:
-            async with aclosing(_events(response).aiter_sse()) as events:
-                async for event in events:
-                    chunk = self._decode(event)
-                    if chunk is not None:
-                        yield chunk
-                    elif self._decoder.done:
-                        return
-            self._end_of_stream()
-        except (httpx.TransportError, httpx.StreamError) as exc:
-            if not self._closed:
-                raise self._broken(exc) from exc
-        finally:
-            await self.aclose()
-
-    async def aclose(self) -> None:
-        """Close the HTTP response; safe to call more than once."""
-        if self._mark_closed() and self._response is not None:
-            await self._response.aclose()
-
-    async def _ensure_open(self) -> httpx.Response:
-        if self._response is None:
-            self._opening()
-            try:
-                self._response = await self._open()
-            except BaseException:
-                self._mark_closed()
-                raise
-        return self._response
+        self._response = None

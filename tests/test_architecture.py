@@ -43,6 +43,7 @@ CORE = _ours(
     "_client",
     "_deployments",
     "_streaming",
+    "_response_stream",
     "_retry",
     "_templating",
     "_sse",
@@ -76,7 +77,14 @@ SERVER_LIBS = ("starlette", "uvicorn")
 HTTP_LIBS = ("httpx", "httpx_sse")
 OUR_NOTEBOOK_SIDE = (*DISPLAY, *JOIN, *BATCH)
 OUR_CLIENT = _ours(
-    "_client", "_deployments", "_streaming", "_retry", "_sse", "_humanloop", "_humanloop_stream"
+    "_client",
+    "_deployments",
+    "_streaming",
+    "_response_stream",
+    "_retry",
+    "_sse",
+    "_humanloop",
+    "_humanloop_stream",
 )
 MAGIC_API = ("IPython.core.magic", "IPython.core.magic_arguments")
 
@@ -100,11 +108,19 @@ RULES = [
     ),
     Rule(
         CORE_LEAVES,
-        _ours("_client", "_deployments", "_streaming", "_retry", "_humanloop", "_humanloop_stream"),
+        _ours(
+            "_client",
+            "_deployments",
+            "_streaming",
+            "_response_stream",
+            "_retry",
+            "_humanloop",
+            "_humanloop_stream",
+        ),
         "_client -> _streaming -> _models, _exceptions, _config: the arrows point down",
     ),
     Rule(
-        _ours("_streaming", "_retry", "_sse", "_humanloop_stream"),
+        _ours("_streaming", "_response_stream", "_retry", "_sse", "_humanloop_stream"),
         _ours("_client", "_deployments", "_humanloop"),
         "_client -> _streaming: the stream does not reach back into the client",
     ),
