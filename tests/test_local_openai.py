@@ -15,12 +15,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from orq_notebook import Client
 from orq_notebook.local import LocalServer
 from orq_notebook.local._server import ServerThread
 
 API = "/v2/deployments"
 KEY_ENV = "TEST_UPSTREAM_KEY"
 SECRET = "sk-test-0123456789"
+USER = {"role": "user", "content": "What is the weather in Oslo?"}
 
 
 class FakeOpenAI:
@@ -44,6 +46,8 @@ class FakeOpenAI:
             )
         if last == "fail 429":
             return JSONResponse({"error": {"message": "slow down"}}, 429, {"retry-after": "2"})
+        if body.get("tools"):
+            return self.tool_calls(body)
         pieces = ["Hello", " from", f" {body['model']}!"]
         if not body["stream"]:
             return JSONResponse(
@@ -74,6 +78,38 @@ class FakeOpenAI:
             yield event({}, "length")
             usage = {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10}
             yield f"data: {json.dumps({'choices': [], 'usage': usage})}\n\n"
+            yield "data: [DONE]\n\n"
+
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+    def tool_calls(self, body: dict[str, Any]) -> Response:
+        """Two calls; streamed, as OpenAI does: id and name first, then pieces of arguments."""
+        calls = [("call_a", "get_weather", '{"city": "Oslo"}'), ("call_b", "get_time", "{}")]
+        if not body["stream"]:
+            message = {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {"id": i, "type": "function", "function": {"name": n, "arguments": a}}
+                    for i, n, a in calls
+                ],
+            }
+            choice = {"index": 0, "finish_reason": "tool_calls", "message": message}
+            return JSONResponse({"id": "chatcmpl-2", "choices": [choice]})
+
+        def event(fragment: dict[str, Any] | None, finish: str | None = None) -> str:
+            delta = {"tool_calls": [fragment]} if fragment else {}
+            choice = {"index": 0, "delta": delta, "finish_reason": finish}
+            return f"data: {json.dumps({'choices': [choice]})}\n\n"
+
+        async def events() -> AsyncIterator[str]:
+            for index, (call_id, name, arguments) in enumerate(calls):
+                head = {"id": call_id, "type": "function", "function": {"name": name}}
+                yield event({"index": index, **head})
+                for start in range(0, len(arguments), 5):
+                    piece = {"arguments": arguments[start : start + 5]}
+                    yield event({"index": index, "function": piece})
+            yield event(None, "tool_calls")
             yield "data: [DONE]\n\n"
 
         return StreamingResponse(events(), media_type="text/event-stream")
@@ -116,6 +152,17 @@ def local(upstream: FakeOpenAI, tmp_path_factory: pytest.TempPathFactory) -> Ite
       - key: missing-env
         prompt_config: {{model: m}}
         responder: {{openai: {{base_url: "{url}/v1", api_key_env: TEST_NOT_SET}}}}
+      - key: with-tools
+        prompt_config:
+          model: m
+          tools:
+            - type: function
+              display_name: Weather
+              function:
+                name: get_weather
+                description: The weather in a city.
+                parameters: {{type: object, properties: {{city: {{type: string}}}}}}
+        responder: {{openai: {{base_url: "{url}/v1"}}}}
       - key: unreachable
         prompt_config: {{model: m}}
         responder: {{openai: {{base_url: "http://127.0.0.1:{closed_port()}/v1"}}}}
@@ -236,3 +283,59 @@ def test_mock_response_never_calls_the_upstream(http: httpx.Client, upstream: Fa
         == "offline"
     )
     assert upstream.seen == []
+
+
+WANTED_CALLS = [
+    {
+        "id": "call_a",
+        "index": 0,
+        "type": "function",
+        "function": {"name": "get_weather", "arguments": '{"city": "Oslo"}'},
+    },
+    {
+        "id": "call_b",
+        "index": 1,
+        "type": "function",
+        "function": {"name": "get_time", "arguments": "{}"},
+    },
+]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_tools_go_upstream_and_tool_calls_come_back(
+    local: LocalServer, upstream: FakeOpenAI, stream: bool
+) -> None:
+    with Client(api_key="k", base_url=local.base_url) as client:
+        if stream:
+            with client.deployments.stream("with-tools", messages=[USER]) as chunks:
+                assert [c.content for c in chunks if c.content] == []  # no text, only calls
+            invocation = chunks.to_invocation()
+        else:
+            invocation = client.deployments.invoke("with-tools", messages=[USER])
+    (choice,) = invocation.choices
+    assert (choice.finish_reason, choice.message.type) == ("tool_calls", "tool_calls")
+    assert choice.message.content is None
+    calls = [c.model_dump(mode="json", exclude_none=True) for c in choice.message.tool_calls or []]
+    assert calls == WANTED_CALLS
+    (seen,) = upstream.seen[-1:]
+    assert seen["body"]["tools"] == [
+        {
+            "type": "function",
+            "function": {
+                "name": "get_weather",
+                "description": "The weather in a city.",
+                "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+            },
+        }
+    ]
+
+
+def test_tool_calls_validate_in_the_official_sdk(local: LocalServer) -> None:
+    orq_ai_sdk = pytest.importorskip("orq_ai_sdk")
+    with orq_ai_sdk.Orq(api_key="k", server_url=local.base_url) as orq:
+        answer = orq.deployments.invoke(key="with-tools", messages=[USER])
+        with orq.deployments.stream(key="with-tools", messages=[USER]) as events:
+            final = list(events)[-1]
+    for response in (answer, final.data):
+        message = response.choices[0].message
+        assert [call.function.name for call in message.tool_calls] == ["get_weather", "get_time"]

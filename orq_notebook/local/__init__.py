@@ -50,7 +50,8 @@ outside its closed enum, and for a local model ``openailike`` is the honest name
 Responders: `echo` answers with the final message list, one ``role: content`` line per
 message (then a ``(parameters: ...)`` line), `mock` with fixed text, `openai` by calling
 ``{base_url}/chat/completions`` of an OpenAI-compatible server (Ollama, vLLM, LM Studio,
-OpenAI) with the key from the environment variable named by `api_key_env`.
+OpenAI) with the key from the environment variable named by `api_key_env`, sending the
+deployment's `tools` and returning the model's tool calls as a ``tool_calls`` message.
 ``invoke_options.mock_response`` overrides any responder.
 
 Usage (only with ``invoke_options.include_usage``, as the API does) is an approximation:

@@ -39,8 +39,12 @@ def _head(prepared: Prepared, reply: Reply) -> dict[str, Any]:
     }
 
 
-def _choice(content: str, finish_reason: str | None) -> dict[str, Any]:
-    message = {"type": "content", "role": "assistant", "content": content}
+def _choice(
+    content: str, finish_reason: str | None, tool_calls: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    message: dict[str, Any] = {"type": "content", "role": "assistant", "content": content}
+    if tool_calls:  # reference §7.4: the model asks for tools; the calls come whole, at the end
+        message |= {"type": "tool_calls", "content": content or None, "tool_calls": tool_calls}
     return {"index": 0, "message": message, "finish_reason": finish_reason}
 
 
@@ -58,7 +62,11 @@ async def json_answer(prepared: Prepared, reply: Reply) -> dict[str, Any]:
     """The whole answer as one invoke response (`is_final: true`)."""
     text = "".join([piece async for piece in reply.pieces])
     head = _head(prepared, reply)
-    answer = {**head, "is_final": True, "choices": [_choice(text, reply.finish_reason)]}
+    answer = {
+        **head,
+        "is_final": True,
+        "choices": [_choice(text, reply.finish_reason, reply.tool_calls)],
+    }
     answer |= _final_fields(prepared, reply, text)
     if reply.provider_response is not None:
         answer["provider_response"] = reply.provider_response
@@ -87,7 +95,8 @@ async def _events(prepared: Prepared, reply: Reply, drop_after: int | None) -> A
             yield sse({**head, "is_final": False, "choices": [_choice(piece, None)]})
             sent += 1
         await pace()
-        final = {**head, "is_final": True, "choices": [_choice("", reply.finish_reason)]}
+        choice = _choice("", reply.finish_reason, reply.tool_calls)
+        final = {**head, "is_final": True, "choices": [choice]}
         yield sse(final | _final_fields(prepared, reply, text))
         yield DONE
     except httpx.HTTPError as exc:

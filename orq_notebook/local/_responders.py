@@ -8,6 +8,8 @@
 * **mock** answers with fixed text. `invoke_options.mock_response` overrides any responder.
 * **openai** posts to ``{base_url}/chat/completions`` of any OpenAI-compatible server
   (Ollama, vLLM, LM Studio, OpenAI) and streams its `choices[0].delta.content` through.
+  The deployment's `tools` go with the request; tool calls the model makes come back whole
+  on the final message (`type: "tool_calls"`), streamed or not.
 
 Generated text (echo, mock) streams in word-sized pieces that join to the exact text, with
 `stream_delay_ms` between chunks; an upstream's pieces are passed on as they arrive.
@@ -19,7 +21,7 @@ import json
 import os
 import re
 from collections.abc import AsyncGenerator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -94,6 +96,7 @@ class Reply:
     usage: dict[str, int] | None = None
     provider_response: Any = None
     response: httpx.Response | None = None  # an upstream stream to close, even if never read
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)  # final with `finish_reason`
 
     async def aclose(self) -> None:
         await self.pieces.aclose()
@@ -161,7 +164,54 @@ def _openai_body(prepared: Prepared, model: str, stream: bool) -> dict[str, Any]
                 body[_OPENAI_PARAMETERS[name]] = value
         elif name in extra:
             body[name] = value  # extra_params are passed through to the provider as given
+    tools = [
+        {"type": "function", "function": dict(t["function"])} for t in prepared.config["tools"]
+    ]
+    if tools:
+        body["tools"] = tools
     return body | {"stream": stream}
+
+
+def _tool_calls(calls: Any) -> list[dict[str, Any]]:
+    """An upstream message's `tool_calls`, as orq's `choices[].message.tool_calls`."""
+    out = []
+    for index, call in enumerate(calls if isinstance(calls, list) else []):
+        function = call.get("function") if isinstance(call, Mapping) else None
+        if not isinstance(function, Mapping) or not function.get("name"):
+            continue
+        arguments = function.get("arguments")
+        if not isinstance(arguments, str):  # some servers send an object
+            arguments = json.dumps(arguments if arguments is not None else {})
+        entry = {"index": call.get("index", index), "type": "function"}
+        if call.get("id"):
+            entry["id"] = str(call["id"])
+        out.append(entry | {"function": {"name": str(function["name"]), "arguments": arguments}})
+    return out
+
+
+class _CallPieces:
+    """Streamed tool calls, put together from their `delta.tool_calls` fragments by index."""
+
+    def __init__(self) -> None:
+        self.calls: dict[int, dict[str, Any]] = {}
+
+    def add(self, fragments: Any) -> None:
+        for fragment in fragments if isinstance(fragments, list) else []:
+            if not isinstance(fragment, Mapping):
+                continue
+            index = fragment.get("index")
+            call = self.calls.setdefault(
+                index if isinstance(index, int) else len(self.calls),
+                {"id": None, "function": {"name": "", "arguments": ""}},
+            )
+            call["id"] = fragment.get("id") or call["id"]
+            function = fragment.get("function") or {}
+            for part in ("name", "arguments"):
+                if isinstance(function.get(part), str):
+                    call["function"][part] += function[part]
+
+    def result(self) -> list[dict[str, Any]]:
+        return _tool_calls([{"index": i} | c for i, c in sorted(self.calls.items())])
 
 
 def _upstream_usage(data: Any) -> dict[str, int] | None:
@@ -208,6 +258,7 @@ async def _openai(
             raise RequestError(502, message, "provider_error") from None
         reply = Reply(_iterate([text]), model=body["model"])
         reply.finish_reason = choice.get("finish_reason") or "stop"
+        reply.tool_calls = _tool_calls(choice["message"].get("tool_calls"))
         reply.usage, reply.provider_response = _upstream_usage(data.get("usage")), data
         return reply
     reply = Reply(_iterate([]), model=body["model"], response=response)
@@ -235,6 +286,7 @@ def _upstream_error(response: httpx.Response, where: str, key: str | None) -> Re
 
 
 async def _stream_pieces(response: httpx.Response, reply: Reply) -> AsyncGenerator[str, None]:
+    calls = _CallPieces()
     try:
         async for line in response.aiter_lines():
             if not line.startswith("data:"):
@@ -251,8 +303,10 @@ async def _stream_pieces(response: httpx.Response, reply: Reply) -> AsyncGenerat
                 if choice.get("index", 0) != 0:
                     continue
                 reply.finish_reason = choice.get("finish_reason") or reply.finish_reason
-                piece = (choice.get("delta") or {}).get("content")
-                if piece:
+                delta = choice.get("delta") or {}
+                calls.add(delta.get("tool_calls"))
+                if piece := delta.get("content"):
                     yield piece
+        reply.tool_calls = calls.result()
     finally:
         await response.aclose()
