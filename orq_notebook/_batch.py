@@ -20,6 +20,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from ._batch_result import BatchResult, RowResult
@@ -116,40 +117,44 @@ def _report_interrupt(result: BatchResult) -> None:
 # -- one run, sync or async ----------------------------------------------------------------------
 
 
-@contextmanager
-def _setup(
-    key: str,
-    specs: list[RowSpec],
-    client: AnyClient | None,
-    concurrency: int,
-    stream: bool,
-    progress: bool,
-    on_result: OnResult | None,
-    request_fields: Mapping[str, Any],
-) -> Iterator[tuple[BatchRun, AnyClient | None]]:
-    """The run and the client it goes through; its progress bar closes however the run ends."""
-    run = BatchRun(
-        key,
-        specs,
-        concurrency=concurrency,
-        stream=stream,
-        fields=shared_fields(key, request_fields),
-        on_result=on_result,
-    )
-    given = _given(client)
-    bar = run.bar = _progress_bar(progress, len(specs), key)
-    try:
-        yield run, given
-    finally:
-        if bar is not None:
-            bar.close()
+@dataclass(frozen=True)
+class _Plan:
+    """One batch run as asked for: the rows and every option, sync or async alike."""
 
+    key: str
+    specs: list[RowSpec]
+    labels: list[Any] | None
+    concurrency: int
+    client: AnyClient | None
+    stream: bool
+    progress: bool
+    on_result: OnResult | None
+    request_fields: Mapping[str, Any]
 
-def _outcome(run: BatchRun, client: AnyClient | None, labels: list[Any] | None) -> BatchResult:
-    result = run.result(client=client, labels=labels)
-    if result.interrupted:
-        _report_interrupt(result)
-    return result
+    @contextmanager
+    def started(self) -> Iterator[tuple[BatchRun, AnyClient | None]]:
+        """The run and the client it goes through; its progress bar closes however it ends."""
+        run = BatchRun(
+            self.key,
+            self.specs,
+            concurrency=self.concurrency,
+            stream=self.stream,
+            fields=shared_fields(self.key, self.request_fields),
+            on_result=self.on_result,
+        )
+        given = _given(self.client)
+        bar = run.bar = _progress_bar(self.progress, len(self.specs), self.key)
+        try:
+            yield run, given
+        finally:
+            if bar is not None:
+                bar.close()
+
+    def outcome(self, run: BatchRun) -> BatchResult:
+        result = run.result(client=self.client, labels=self.labels)
+        if result.interrupted:
+            _report_interrupt(result)
+        return result
 
 
 # -- the public functions ------------------------------------------------------------------------
@@ -176,38 +181,19 @@ async def arun_batch(
     batch.
     """
     specs, labels = rows_to_specs(rows)
-    return await _arun(
-        key,
-        specs,
-        labels,
-        concurrency=concurrency,
-        client=client,
-        stream=stream,
-        progress=progress,
-        on_result=on_result,
-        request_fields=request_fields,
+    plan = _Plan(
+        key, specs, labels, concurrency, client, stream, progress, on_result, request_fields
     )
+    return await _arun(plan)
 
 
-async def _arun(
-    key: str,
-    specs: list[RowSpec],
-    labels: list[Any] | None,
-    *,
-    concurrency: int,
-    client: AnyClient | None,
-    stream: bool,
-    progress: bool,
-    on_result: OnResult | None,
-    request_fields: Mapping[str, Any],
-) -> BatchResult:
-    setup = _setup(key, specs, client, concurrency, stream, progress, on_result, request_fields)
-    with setup as (run, given):
+async def _arun(plan: _Plan) -> BatchResult:
+    with plan.started() as (run, given):
         if isinstance(given, AsyncClient):
             await _execute(run, given, None)
         else:
             await _execute(run, None, given.settings if given is not None else None)
-    return _outcome(run, client, labels)
+    return plan.outcome(run)
 
 
 def run_batch(
@@ -262,33 +248,14 @@ def run_batch(
     `AsyncClient` as it is (its transport, its pool), `await arun_batch(...)` on its loop.
     """
     specs, labels = rows_to_specs(rows)
-    return _run_sync(
-        key,
-        specs,
-        labels,
-        concurrency=concurrency,
-        client=client,
-        stream=stream,
-        progress=progress,
-        on_result=on_result,
-        request_fields=request_fields,
+    plan = _Plan(
+        key, specs, labels, concurrency, client, stream, progress, on_result, request_fields
     )
+    return _run_sync(plan)
 
 
-def _run_sync(
-    key: str,
-    specs: list[RowSpec],
-    labels: list[Any] | None,
-    *,
-    concurrency: int,
-    client: AnyClient | None,
-    stream: bool,
-    progress: bool,
-    on_result: OnResult | None,
-    request_fields: Mapping[str, Any],
-) -> BatchResult:
-    setup = _setup(key, specs, client, concurrency, stream, progress, on_result, request_fields)
-    with setup as (run, given):
+def _run_sync(plan: _Plan) -> BatchResult:
+    with plan.started() as (run, given):
         settings = given.settings if given is not None else None
         try:
             asyncio.get_running_loop()
@@ -296,7 +263,7 @@ def _run_sync(
             _run_here(run, settings)
         else:
             _run_in_thread(run, settings)
-    return _outcome(run, client, labels)
+    return plan.outcome(run)
 
 
 def _run_here(run: BatchRun, settings: Settings | None) -> None:
@@ -340,22 +307,26 @@ def _run_in_thread(run: BatchRun, settings: Settings | None) -> None:
 # -- re-running (BatchResult.rerun) --------------------------------------------------------------
 
 
-def _rerun_args(
+def _rerun_plan(
     previous: BatchResult,
     targets: Sequence[RowResult],
     concurrency: int | None,
     client: Any,
     stream: bool | None,
+    progress: bool,
     request_fields: Mapping[str, Any],
-) -> tuple[list[RowSpec], dict[str, Any]]:
-    specs = [RowSpec(r.index, r.inputs, r.messages, r.context) for r in targets]
-    kwargs: dict[str, Any] = {
-        "concurrency": concurrency or previous.concurrency,
-        "client": client if client is not None else previous._client,
-        "stream": previous.stream if stream is None else stream,
-        "request_fields": {**previous.request_fields, **request_fields},
-    }
-    return specs, kwargs
+) -> _Plan:
+    return _Plan(
+        previous.key,
+        [RowSpec(r.index, r.inputs, r.messages, r.context) for r in targets],
+        labels=None,
+        concurrency=concurrency or previous.concurrency,
+        client=client if client is not None else previous._client,
+        stream=previous.stream if stream is None else stream,
+        progress=progress,
+        on_result=None,
+        request_fields={**previous.request_fields, **request_fields},
+    )
 
 
 def rerun_rows(
@@ -369,9 +340,8 @@ def rerun_rows(
     request_fields: Mapping[str, Any],
 ) -> BatchResult:
     """Run `targets` (rows of `previous`) again and merge the outcomes into `previous`."""
-    specs, kwargs = _rerun_args(previous, targets, concurrency, client, stream, request_fields)
-    newer = _run_sync(previous.key, specs, None, progress=progress, on_result=None, **kwargs)
-    return previous.merged(newer)
+    plan = _rerun_plan(previous, targets, concurrency, client, stream, progress, request_fields)
+    return previous.merged(_run_sync(plan))
 
 
 async def arerun_rows(
@@ -385,6 +355,5 @@ async def arerun_rows(
     request_fields: Mapping[str, Any],
 ) -> BatchResult:
     """`rerun_rows` on the running loop."""
-    specs, kwargs = _rerun_args(previous, targets, concurrency, client, stream, request_fields)
-    newer = await _arun(previous.key, specs, None, progress=progress, on_result=None, **kwargs)
-    return previous.merged(newer)
+    plan = _rerun_plan(previous, targets, concurrency, client, stream, progress, request_fields)
+    return previous.merged(await _arun(plan))

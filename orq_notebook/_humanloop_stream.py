@@ -200,12 +200,7 @@ class _StreamState(StreamCore[Sample]):
 
     def _items(self, event: ServerSentEvent) -> list[Sample] | None:
         deltas = self._decoder.decode(event.data) if event.data else []
-        if deltas and self._first_at is None:
-            self._first_at = self._clock()
         return None if self._decoder.done else deltas
-
-    def _end_of_stream(self) -> None:
-        self._eof = True
 
     def _broken(self, exc: Exception) -> StreamError:
         if isinstance(exc, httpx.TimeoutException):
@@ -239,7 +234,6 @@ class HumanloopStream(_StreamState, ResponseStream[Sample]):
     ) -> None:
         super().__init__(clock, samples)
         self._open = open
-        self._response = None
 
 
 class AsyncHumanloopStream(_StreamState, AsyncResponseStream[Sample]):
@@ -254,4 +248,3 @@ class AsyncHumanloopStream(_StreamState, AsyncResponseStream[Sample]):
     ) -> None:
         super().__init__(clock, samples)
         self._open = open
-        self._response = None

@@ -4,8 +4,8 @@ A stream owns one HTTP response and always closes it: at the end, on `break`, on
 on KeyboardInterrupt and (sync) when garbage collected. `ResponseStream[T]` and its async twin
 hold that lifecycle and the loop over the server-sent events, and differ only in their I/O.
 Each API's stream says what one event carries (`_items`: the items of type T to yield, or
-None once the stream is over), what the end of the connection means (`_end_of_stream`) and
-how a broken connection is reported (`_broken`).
+None once the stream is over), how a broken connection is reported (`_broken`) and, where it
+matters, what a connection closed without an end event means (`_end_of_stream`).
 """
 
 from __future__ import annotations
@@ -84,7 +84,8 @@ class StreamCore(Generic[T]):
         raise NotImplementedError
 
     def _end_of_stream(self) -> None:
-        raise NotImplementedError
+        """The server closed the connection without an end event."""
+        self._eof = True
 
     def _broken(self, exc: Exception) -> StreamError:
         raise NotImplementedError
@@ -94,7 +95,7 @@ class ResponseStream(StreamCore[T]):
     """A stream over a sync HTTP response, opened by `_open` on `__enter__` (or when read)."""
 
     _open: Callable[[], httpx.Response]
-    _response: httpx.Response | None
+    _response: httpx.Response | None = None  # set when the request is sent
 
     def __enter__(self: _Sync) -> _Sync:
         self._ensure_open()
@@ -118,6 +119,8 @@ class ResponseStream(StreamCore[T]):
                 items = self._items(event)
                 if items is None:
                     return  # whatever follows the end is never read
+                if items and self._first_at is None:
+                    self._first_at = self._clock()
                 yield from items
             self._end_of_stream()
         except (httpx.TransportError, httpx.StreamError) as exc:
@@ -153,7 +156,7 @@ class AsyncResponseStream(StreamCore[T]):
     """The async twin of `ResponseStream`."""
 
     _open: Callable[[], Awaitable[httpx.Response]]
-    _response: httpx.Response | None
+    _response: httpx.Response | None = None  # set when the request is sent
 
     async def __aenter__(self: _Async) -> _Async:
         await self._ensure_open()
@@ -176,6 +179,8 @@ class AsyncResponseStream(StreamCore[T]):
                     items = self._items(event)
                     if items is None:
                         return
+                    if items and self._first_at is None:
+                        self._first_at = self._clock()
                     for item in items:
                         yield item
             self._end_of_stream()

@@ -184,13 +184,11 @@ class _StreamState(StreamCore[InvocationChunk]):
     def _items(self, event: ServerSentEvent) -> tuple[InvocationChunk] | tuple[()] | None:
         chunk = self._decoder.decode(event.data)
         if chunk is not None:
-            if self._first_at is None:
-                self._first_at = self._clock()
             return (chunk,)
         return None if self._decoder.done else ()  # whatever follows [DONE] is never read
 
     def _end_of_stream(self) -> None:
-        self._eof = True
+        super()._end_of_stream()
         if self._decoder.final is None and not self._closed:
             raise StreamError(
                 f"The stream ended before the final chunk, after {self.chunk_count} chunks: "
@@ -231,7 +229,6 @@ class InvocationStream(_StreamState, ResponseStream[InvocationChunk]):
     ) -> None:
         super().__init__(clock, redact)
         self._open = open
-        self._response = None
 
 
 class AsyncInvocationStream(_StreamState, AsyncResponseStream[InvocationChunk]):
@@ -253,4 +250,3 @@ class AsyncInvocationStream(_StreamState, AsyncResponseStream[InvocationChunk]):
     ) -> None:
         super().__init__(clock, redact)
         self._open = open
-        self._response = None

@@ -20,12 +20,23 @@ CONFIG = Path(__file__).parent.parent / "notebooks" / "nbval-sanitize.cfg"
 SPEEDS = [0.0002, 0.004, 0.312, 1.237, 12.5]  # "<1 ms", "4 ms", "312 ms", "1.24 s", "12.5 s"
 
 
-def sanitize(text: str) -> str:
+def _rules() -> list[tuple[re.Pattern[str], str]]:
     # nbval reads the same file with configparser and applies the sections in order.
     parser = configparser.ConfigParser()
     parser.read(CONFIG, encoding="utf-8")
-    for section in parser.sections():
-        text = re.sub(parser[section]["regex"], parser[section]["replace"].strip('"'), text)
+    return [
+        (re.compile(sec["regex"]), sec["replace"].strip('"'))
+        for sec in parser.values()
+        if "regex" in sec
+    ]
+
+
+RULES = _rules()
+
+
+def sanitize(text: str) -> str:
+    for pattern, replace in RULES:
+        text = pattern.sub(replace, text)
     return text
 
 

@@ -174,7 +174,7 @@ def _openai_body(prepared: Prepared, model: str, stream: bool) -> dict[str, Any]
 
 def _tool_calls(calls: Any) -> list[dict[str, Any]]:
     """An upstream message's `tool_calls`, as orq's `choices[].message.tool_calls`."""
-    out = []
+    out: list[dict[str, Any]] = []
     for index, call in enumerate(calls if isinstance(calls, list) else []):
         function = call.get("function") if isinstance(call, Mapping) else None
         if not isinstance(function, Mapping) or not function.get("name"):
