@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from orq_notebook import Client
-from orq_notebook._batch import run_batch
+from orq_notebook.batch._api import run_batch
 from orq_notebook.local import LocalServer
 
 KEY = "bench"

@@ -27,7 +27,7 @@ import _common as c
 import httpx
 
 from orq_notebook import Client
-from orq_notebook._models import InvokeRequest
+from orq_notebook.client._models import InvokeRequest
 
 ANSWER = "A short fixed answer."
 FIELDS: dict[str, Any] = {

@@ -25,7 +25,7 @@ from typing import Any
 import _common as c
 
 from orq_notebook import Client
-from orq_notebook._models import InvocationChunk
+from orq_notebook.client._models import InvocationChunk
 
 FIELDS: dict[str, Any] = {"messages": [{"role": "user", "content": "Write a long report."}]}
 

@@ -33,7 +33,7 @@ import httpx
 from httpx_sse import EventSource
 
 from orq_notebook import Client
-from orq_notebook._models import InvokeRequest
+from orq_notebook.client._models import InvokeRequest
 
 FIELDS: dict[str, Any] = {
     "inputs": {"company": "Acme"},

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._client import AsyncClient, Client
-from ._exceptions import (
+from ._version import __version__
+from .client._client import AsyncClient, Client
+from .client._exceptions import (
     APIConnectionError,
     APIError,
     APITimeoutError,
@@ -30,15 +31,21 @@ from ._exceptions import (
     UnexpectedResponseError,
     UnprocessableEntityError,
 )
-from ._models import Deployment, DeploymentConfig, DeploymentList, Invocation, InvocationChunk
-from ._streaming import AsyncInvocationStream, InvocationStream
-from ._version import __version__
+from .client._models import (
+    Deployment,
+    DeploymentConfig,
+    DeploymentList,
+    Invocation,
+    InvocationChunk,
+)
+from .client._streaming import AsyncInvocationStream, InvocationStream
 
 if TYPE_CHECKING:
-    from ._apps import Compare, Playground
-    from ._batch import BatchResult, arun_batch, run_batch
-    from ._humanloop import AsyncHumanloopClient, HumanloopClient
-    from ._result import Result
+    from .batch._api import arun_batch, run_batch
+    from .batch._result import BatchResult
+    from .display._result import Result
+    from .humanloop._client import AsyncHumanloopClient, HumanloopClient
+    from .notebook._apps import Compare, Playground
 
 __all__ = [
     "APIConnectionError",
@@ -81,14 +88,14 @@ __all__ = [
 # Names whose modules pull in ipywidgets or tqdm, or that few users need: imported on first
 # access, so `import orq_notebook` (and `%load_ext`) stays fast.
 _LAZY = {
-    "AsyncHumanloopClient": "._humanloop",
-    "HumanloopClient": "._humanloop",
-    "Compare": "._apps",
-    "Playground": "._apps",
-    "BatchResult": "._batch",
-    "arun_batch": "._batch",
-    "run_batch": "._batch",
-    "Result": "._result",
+    "AsyncHumanloopClient": ".humanloop._client",
+    "HumanloopClient": ".humanloop._client",
+    "Compare": ".notebook._apps",
+    "Playground": ".notebook._apps",
+    "BatchResult": ".batch._result",
+    "arun_batch": ".batch._api",
+    "run_batch": ".batch._api",
+    "Result": ".display._result",
 }
 
 
@@ -104,18 +111,19 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    # The public API only: not `annotations`, `TYPE_CHECKING` or the folders.
+    return sorted(__all__)
 
 
 def load_ipython_extension(ipython: Any) -> None:
     """Called by `%load_ext orq_notebook`: registers `%orq` and `%%orq`."""
-    from ._magics import load_ipython_extension as load
+    from .notebook._magics import load_ipython_extension as load
 
     load(ipython)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
     """Called by `%unload_ext orq_notebook`: stops a local server the session started."""
-    from ._magics import unload_ipython_extension as unload
+    from .notebook._magics import unload_ipython_extension as unload
 
     unload(ipython)

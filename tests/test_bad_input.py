@@ -33,16 +33,16 @@ from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 from pydantic import ValidationError
 
-from orq_notebook import _session
-from orq_notebook._batch_result import percentile
-from orq_notebook._client import AsyncClient, Client
-from orq_notebook._exceptions import (
+from orq_notebook.batch._result import percentile
+from orq_notebook.client._client import AsyncClient, Client
+from orq_notebook.client._exceptions import (
     MissingAPIKeyError,
     OrqError,
     RequestTooLargeError,
 )
 from orq_notebook.local import DeploymentFileError, DeploymentStore, LocalServer, create_app
 from orq_notebook.local._server import ServerThread
+from orq_notebook.notebook import _session
 from tests.faults import raw_request
 
 FIXTURES = Path(__file__).parent / "fixtures"

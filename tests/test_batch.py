@@ -1,4 +1,4 @@
-"""Batch runs (`orq_notebook._batch`) against the live local server, plus their unit pieces.
+"""Batch runs (`orq_notebook.batch._api`) against the live local server, plus their unit pieces.
 
 Contract tests go through the real client to a real uvicorn server in a thread, whose
 deployments file injects delays and 429/500/503 faults. No assertion here is about time.
@@ -20,9 +20,9 @@ import httpx
 import pytest
 
 from orq_notebook import AsyncClient, Client
-from orq_notebook._batch import arun_batch, run_batch, set_default_client
-from orq_notebook._batch_limit import AIMDLimiter
-from orq_notebook._batch_result import BatchResult, RowResult, percentile
+from orq_notebook.batch._api import arun_batch, run_batch, set_default_client
+from orq_notebook.batch._limit import AIMDLimiter
+from orq_notebook.batch._result import BatchResult, RowResult, percentile
 from orq_notebook.local import LocalServer
 
 _PROMPT = """
@@ -586,7 +586,7 @@ KERNEL_CELL = """
 import sys
 assert sys.prefix == {prefix!r}, sys.prefix
 from orq_notebook import Client
-from orq_notebook._batch import run_batch
+from orq_notebook.batch._api import run_batch
 from orq_notebook.local import LocalServer
 
 server = LocalServer({path!r}).start()

@@ -19,9 +19,10 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-from orq_notebook._client import AsyncClient, Client
-from orq_notebook._deployments import InvokeFields
-from orq_notebook._exceptions import (
+from orq_notebook._version import __version__
+from orq_notebook.client._client import AsyncClient, Client
+from orq_notebook.client._deployments import InvokeFields
+from orq_notebook.client._exceptions import (
     APIConnectionError,
     APIError,
     APITimeoutError,
@@ -38,9 +39,8 @@ from orq_notebook._exceptions import (
     UnexpectedResponseError,
     UnprocessableEntityError,
 )
-from orq_notebook._models import REQUEST_FIELDS, InvocationChunk
-from orq_notebook._streaming import AsyncInvocationStream, InvocationStream
-from orq_notebook._version import __version__
+from orq_notebook.client._models import REQUEST_FIELDS, InvocationChunk
+from orq_notebook.client._streaming import AsyncInvocationStream, InvocationStream
 from tests.test_streaming import Body, chunk, sse
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -1,4 +1,4 @@
-"""Tests of orq_notebook._display: one display handle, coalesced updates, errors."""
+"""Tests of orq_notebook.display._stream_view: one display handle, coalesced updates, errors."""
 
 from __future__ import annotations
 
@@ -11,16 +11,10 @@ from typing import Any
 
 import pytest
 
-from orq_notebook._display import (
-    StreamView,
-    TextStreamView,
-    error_line,
-    is_notebook,
-    make_view,
-    render_error,
-)
-from orq_notebook._exceptions import NotFoundError, RateLimitError, StreamError
-from orq_notebook._result import Result
+from orq_notebook.client._exceptions import NotFoundError, RateLimitError, StreamError
+from orq_notebook.display._errors import error_line, render_error
+from orq_notebook.display._result import Result
+from orq_notebook.display._stream_view import StreamView, TextStreamView, is_notebook, make_view
 
 
 @dataclass
@@ -252,7 +246,8 @@ def test_real_ipython_updates_share_one_display_id(shell: Any) -> None:
 
 def test_display_modules_do_not_import_ipython() -> None:
     code = (
-        "import sys, orq_notebook._display, orq_notebook._result, orq_notebook._render\n"
+        "import sys, orq_notebook.display._stream_view, orq_notebook.display._result\n"
+        "import orq_notebook.display._render\n"
         "assert 'IPython' not in sys.modules, 'IPython was imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -140,7 +140,7 @@ def test_names_defined_in_init_reads_what_init_binds() -> None:
         "from __future__ import annotations\n"
         "from typing import TYPE_CHECKING, Any\n"
         "from ._client import Client as Client, AsyncClient\n"
-        "from orq_notebook._models import Invocation\n"
+        "from orq_notebook.client._models import Invocation\n"
         "if TYPE_CHECKING:\n    from ._apps import Playground\n"
         "__all__ = ['AsyncClient']\n"
         "_LAZY = {}\n"
@@ -160,3 +160,8 @@ def test_names_defined_in_init_reads_what_init_binds() -> None:
         "load_ipython_extension",
         "Thing",
     }
+
+
+def test_dir_shows_the_public_api_only(package: object) -> None:
+    # Not `annotations`, `TYPE_CHECKING`, `Any` or the folders: what a user may import.
+    assert dir(package) == sorted(package.__all__)  # type: ignore[attr-defined]

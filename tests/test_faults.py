@@ -39,10 +39,10 @@ from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 
-from orq_notebook import _client, _session
-from orq_notebook._batch import run_batch
-from orq_notebook._client import AsyncClient, Client
-from orq_notebook._exceptions import (
+from orq_notebook.batch._api import run_batch
+from orq_notebook.client import _base
+from orq_notebook.client._client import AsyncClient, Client
+from orq_notebook.client._exceptions import (
     APIConnectionError,
     APITimeoutError,
     InternalServerError,
@@ -51,7 +51,8 @@ from orq_notebook._exceptions import (
     StreamError,
     UnexpectedResponseError,
 )
-from orq_notebook._retry import RetryPolicy
+from orq_notebook.client._retry import RetryPolicy
+from orq_notebook.notebook import _session
 from tests.faults import ANSWER, PIECES, Fault, FaultServer
 
 TIMEOUT = 0.5  # the clients' read timeout; the server stalls for 3 s
@@ -290,7 +291,7 @@ def quick_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
 
     The server's own `Retry-After` (0.05 s here) is still what a 429 waits for."""
     quick = functools.partial(RetryPolicy, initial_backoff=0.02, max_backoff=0.1)
-    monkeypatch.setattr(_client, "RetryPolicy", quick)
+    monkeypatch.setattr(_base, "RetryPolicy", quick)
 
 
 # -- budgets: a call that does not come back is a hang, not a stuck test run ------------------

@@ -20,18 +20,18 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-from orq_notebook._exceptions import (
+from orq_notebook.client._exceptions import (
     APIConnectionError,
     AuthenticationError,
     InternalServerError,
     UnprocessableEntityError,
 )
-from orq_notebook._humanloop import AsyncHumanloopClient, HumanloopClient
-from orq_notebook._humanloop_models import (
+from orq_notebook.humanloop._client import AsyncHumanloopClient, HumanloopClient
+from orq_notebook.humanloop._models import (
     CompletionDeployedRequest,
     HumanloopResponse,
 )
-from orq_notebook._humanloop_stream import SampleDecoder
+from orq_notebook.humanloop._streaming import SampleDecoder
 
 FIXTURES = Path(__file__).parent / "fixtures"
 KEY = "hl_sk_example_secret"

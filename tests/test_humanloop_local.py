@@ -16,16 +16,16 @@ from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 
-from orq_notebook import _session
-from orq_notebook._exceptions import (
+from orq_notebook.client._exceptions import (
     AuthenticationError,
     NotFoundError,
     UnprocessableEntityError,
 )
-from orq_notebook._humanloop import AsyncHumanloopClient, HumanloopClient
-from orq_notebook._result import Result
+from orq_notebook.display._result import Result
+from orq_notebook.humanloop._client import AsyncHumanloopClient, HumanloopClient
 from orq_notebook.local import LocalServer
 from orq_notebook.local._humanloop_app import project_id_for
+from orq_notebook.notebook import _session
 
 DEPLOYMENTS = """\
 deployments:
@@ -322,7 +322,7 @@ def test_connect_without_humanloop_returns_to_orq(ip: InteractiveShell, tmp_path
 def test_an_interrupted_stream_keeps_the_partial_answer(
     ip: InteractiveShell, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from orq_notebook import _display
+    from orq_notebook.display import _stream_view as _display
 
     seen: list[str] = []
     original = _display.StreamView.append

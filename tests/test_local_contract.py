@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from orq_notebook import AsyncClient, Client
-from orq_notebook._exceptions import (
+from orq_notebook.client._exceptions import (
     AuthenticationError,
     NotFoundError,
     RateLimitError,

@@ -11,9 +11,9 @@ from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 
-from orq_notebook import _session
-from orq_notebook._result import Result
+from orq_notebook.display._result import Result
 from orq_notebook.local import LocalServer
+from orq_notebook.notebook import _session
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -208,7 +208,7 @@ def test_invalidate_by_key(ip: InteractiveShell) -> None:
 
 
 def test_help_for_every_subcommand(ip: InteractiveShell) -> None:
-    from orq_notebook._commands import COMMANDS
+    from orq_notebook.notebook._commands import COMMANDS
 
     for name in COMMANDS:
         with capture_output() as out:
@@ -304,7 +304,7 @@ def test_terminal_mode_writes_plain_chunks_to_stdout(ip: InteractiveShell) -> No
 def test_interrupt_keeps_the_partial_answer_and_closes_the_connection(
     ip: InteractiveShell, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from orq_notebook import _display
+    from orq_notebook.display import _stream_view as _display
 
     seen: list[str] = []
     original = _display.StreamView.append

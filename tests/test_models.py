@@ -19,7 +19,7 @@ from orq_ai_sdk.utils import eventstreaming
 from orq_ai_sdk.utils.serializers import marshal_json, unmarshal_json
 from pydantic import BaseModel, ValidationError
 
-from orq_notebook._models import (
+from orq_notebook.client._models import (
     AssistantMessage,
     DeploymentConfig,
     DeploymentList,

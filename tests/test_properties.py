@@ -24,10 +24,15 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, example, given, settings, strategies as st
 
-from orq_notebook._client import AsyncClient, Client
-from orq_notebook._commands import COMMANDS, _parser, resolve_value  # as the magics use it
-from orq_notebook._magic_args import ArgumentError, _HelpShown, parse_assignments, split_line
-from orq_notebook._templating import MissingVariablesError, find_variables, render
+from orq_notebook.client._client import AsyncClient, Client
+from orq_notebook.client._templating import MissingVariablesError, find_variables, render
+from orq_notebook.notebook._commands import COMMANDS, _parser, resolve_value  # as the magics use it
+from orq_notebook.notebook._magic_args import (
+    ArgumentError,
+    _HelpShown,
+    parse_assignments,
+    split_line,
+)
 from tests.faults._wire import chunk_json
 
 # -- SSE under any chunking, through Client and AsyncClient -------------------------------------

@@ -1,4 +1,4 @@
-"""Tests of orq_notebook._render: escaping, safe Markdown, formatting, tables."""
+"""Tests of orq_notebook.display._render: escaping, safe Markdown, formatting, tables."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from html.parser import HTMLParser
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from orq_notebook._render import (
+from orq_notebook.display._render import (
     Markup,
     Table,
     escape_html,

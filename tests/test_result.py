@@ -1,4 +1,4 @@
-"""Tests of orq_notebook._result: building a Result, its reprs, mimebundles and provenance."""
+"""Tests of the display-side Result: building one, its reprs, mimebundles and provenance."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from orq_notebook._models import Invocation, UserMessage
-from orq_notebook._result import DEFAULT_MIMETYPES, Result
+from orq_notebook.client._models import Invocation, UserMessage
+from orq_notebook.display._result import DEFAULT_MIMETYPES, Result
 
 TRACE = "0af7651916cd43dd8448eb211c80319c"
 ANSWER = "You can return it within **30 days**.\n<script>alert('x')</script>"

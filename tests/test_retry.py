@@ -9,7 +9,7 @@ import httpx
 import pytest
 from hypothesis import given, strategies as st
 
-from orq_notebook._retry import RETRY_STATUSES, RetryPolicy, parse_retry_after
+from orq_notebook.client._retry import RETRY_STATUSES, RetryPolicy, parse_retry_after
 
 
 def fixed(value: float) -> RetryPolicy:

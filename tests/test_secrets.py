@@ -34,11 +34,16 @@ from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 
-from orq_notebook import _session
-from orq_notebook._client import AsyncClient, Client
-from orq_notebook._config import Settings
-from orq_notebook._exceptions import APIConnectionError, AuthenticationError, OrqError, StreamError
+from orq_notebook.client._client import AsyncClient, Client
+from orq_notebook.client._config import Settings
+from orq_notebook.client._exceptions import (
+    APIConnectionError,
+    AuthenticationError,
+    OrqError,
+    StreamError,
+)
 from orq_notebook.local import LocalServer
+from orq_notebook.notebook import _session
 from tests.faults import Fault, FaultServer
 
 CANARY = f"sk-canary-{secrets.token_hex(16)}"
@@ -187,7 +192,7 @@ def test_magic_scenarios_leak_no_key(
     assert len(shell.user_ns["test_batch"].ok) == 2, "the server took the key"
 
     # An interrupt in the middle of a stream (as in test_magics).
-    from orq_notebook import _display
+    from orq_notebook.display import _stream_view as _display
 
     seen: list[str] = []
     original = _display.StreamView.append

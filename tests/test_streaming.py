@@ -18,9 +18,9 @@ import httpx
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from orq_notebook._exceptions import StreamError
-from orq_notebook._models import InvocationChunk
-from orq_notebook._streaming import AsyncInvocationStream, ChunkDecoder, InvocationStream
+from orq_notebook.client._exceptions import StreamError
+from orq_notebook.client._models import InvocationChunk
+from orq_notebook.client._streaming import AsyncInvocationStream, ChunkDecoder, InvocationStream
 
 Stream = InvocationStream | AsyncInvocationStream
 

@@ -14,13 +14,13 @@ import pytest
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 
-from orq_notebook._compare import CompareWidget
-from orq_notebook._exceptions import NotFoundError
-from orq_notebook._models import ConfigMessage, Deployment, DeploymentConfig
-from orq_notebook._result import Result
-from orq_notebook._templating import render
-from orq_notebook._widget_parts import infer_defaults
-from orq_notebook._widgets import PlaygroundWidget
+from orq_notebook.client._exceptions import NotFoundError
+from orq_notebook.client._models import ConfigMessage, Deployment, DeploymentConfig
+from orq_notebook.client._templating import render
+from orq_notebook.display._result import Result
+from orq_notebook.widgets._compare import CompareWidget
+from orq_notebook.widgets._parts import infer_defaults
+from orq_notebook.widgets._playground import PlaygroundWidget
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 

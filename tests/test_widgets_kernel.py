@@ -29,11 +29,11 @@ SETUP = f"""
 import asyncio, sys
 assert sys.prefix == {sys.prefix!r}, sys.prefix  # the project's venv is the kernel
 
-from orq_notebook._compare import CompareWidget
-from orq_notebook._exceptions import NotFoundError
-from orq_notebook._models import Deployment, DeploymentConfig
-from orq_notebook._result import Result
-from orq_notebook._widgets import PlaygroundWidget
+from orq_notebook.widgets._compare import CompareWidget
+from orq_notebook.client._exceptions import NotFoundError
+from orq_notebook.client._models import Deployment, DeploymentConfig
+from orq_notebook.display._result import Result
+from orq_notebook.widgets._playground import PlaygroundWidget
 
 
 def deployment(key, system):

@@ -29,7 +29,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .._models import InvokeRequest
+from ..client._models import InvokeRequest
 from ._answers import EventStream, json_answer
 from ._humanloop_app import HumanloopGate, humanloop_routes, is_humanloop_path
 from ._reading import DeploymentFileError

@@ -39,8 +39,8 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .._humanloop_models import ChatDeployedRequest, CompletionDeployedRequest
-from .._models import InvokeRequest
+from ..client._models import InvokeRequest
+from ..humanloop._models import ChatDeployedRequest, CompletionDeployedRequest
 from ._loader import stable_id
 from ._reading import DeploymentFileError
 from ._resolve import Prepared, count_tokens, prepare, usage

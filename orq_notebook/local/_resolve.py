@@ -25,8 +25,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .._models import InvokeRequest
-from .._templating import find_variables, render
+from ..client._models import InvokeRequest
+from ..client._templating import find_variables, render
 from ._spec import CONFIG_ROLES, check_parameter
 from ._store import StoredDeployment
 from ._wire import RequestError

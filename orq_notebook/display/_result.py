@@ -15,8 +15,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from orq_notebook._models import Invocation
-from orq_notebook._render import (
+from orq_notebook.client._models import Invocation
+from orq_notebook.display._render import (
     MUTED_STYLE,
     escape_html,
     escape_markdown,

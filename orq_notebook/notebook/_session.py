@@ -13,16 +13,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..client._client import AsyncClient, Client
+from ..client._config import Settings
+from ..client._exceptions import OrqError
+from ..client._models import Deployment
+from ..display._result import Result
 from ._backends import ClientBackend, OrqPieces, PieceStream, result_from_invocation
-from ._client import AsyncClient, Client
-from ._config import Settings
-from ._exceptions import OrqError
-from ._models import Deployment
-from ._result import Result
 
 if TYPE_CHECKING:
-    from ._humanloop_session import HumanloopRunner
-    from .local import LocalServer
+    from ..local import LocalServer
+    from ._humanloop_backend import HumanloopRunner
 
 __all__ = ["Connection", "HistoryEntry", "Session", "current_session", "set_session"]
 
@@ -130,7 +130,7 @@ class Session:
         settings = Settings.resolve(api_key=api_key, base_url=url)
         source = key_source or settings.api_key_source
         if local is not None:
-            from .local import LocalServer
+            from ..local import LocalServer
 
             server = LocalServer(local)
             server.start()
@@ -151,13 +151,13 @@ class Session:
     def _humanloop_connection(
         self, url: str | None, local: str | Path | None, api_key: str | None
     ) -> Connection:
-        from ._humanloop import humanloop_settings
+        from ._humanloop_backend import humanloop_settings
 
         if local is None:
             settings = humanloop_settings(api_key, url)
             source = settings.api_key_source
             return Connection("humanloop", settings.base_url, settings.api_key, source)
-        from .local import LocalServer
+        from ..local import LocalServer
 
         server = LocalServer(local).start()
         url = f"{server.base_url}/v4"
@@ -245,19 +245,16 @@ class Session:
 
     def _humanloop_runner(self) -> HumanloopRunner:
         if self._humanloop is None:
-            from ._humanloop import HumanloopClient
-            from ._humanloop_session import HumanloopRunner
+            from ._humanloop_backend import HumanloopRunner
 
             conn = self.ensure_connection()
-            client = HumanloopClient(
+            self._humanloop = HumanloopRunner.connect(
                 api_key=conn.api_key,
                 base_url=conn.base_url,
                 environment=self.environment,
                 timeout=self.timeout,
                 max_retries=self.max_retries,
-                env={},  # the key was resolved at connect time
             )
-            self._humanloop = HumanloopRunner(client)
         return self._humanloop
 
     def _drop_clients(self) -> None:

@@ -1,4 +1,4 @@
-"""Streaming an answer into a cell's output, and rendering errors.
+"""Streaming an answer into a cell's output.
 
 `StreamView` shows a stream through one display handle: the first piece at once, then at most
 one update per `interval`, then one final update to the full `Result`, so a saved notebook holds
@@ -18,21 +18,18 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable, Collection
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
 
-from orq_notebook._render import escape_html, escape_markdown, mimebundle, safe_markdown
+from orq_notebook.display._render import escape_markdown, mimebundle, safe_markdown
 
 __all__ = [
     "DisplayFunction",
     "DisplayHandle",
-    "RenderedError",
     "StreamView",
     "TextStreamView",
     "View",
-    "error_line",
     "is_notebook",
     "make_view",
-    "render_error",
 ]
 
 
@@ -306,50 +303,3 @@ def make_view(
     if is_notebook(shell):
         return StreamView(interval=interval, label=label)
     return TextStreamView()
-
-
-# ---------------------------------------------------------------------------------------------
-# Errors
-
-
-class RenderedError(NamedTuple):
-    """An error as one line of text and as a small HTML block."""
-
-    text: str
-    html: str
-
-    def _repr_mimebundle_(
-        self, include: Collection[str] | None = None, exclude: Collection[str] | None = None
-    ) -> dict[str, str]:
-        renderers = {"text/plain": lambda: self.text, "text/html": lambda: self.html}
-        return mimebundle(renderers, include=include, exclude=exclude)
-
-
-def error_line(exc: BaseException) -> str:
-    """One line: `NotFoundError (404): No deployment 'x'. · request id abc`."""
-    name = type(exc).__name__
-    status = getattr(exc, "status_code", None)
-    head = f"{name} ({status})" if isinstance(status, int) else name
-    message = getattr(exc, "message", None)
-    text = message if isinstance(message, str) else str(exc)
-    line = f"{head}: {' '.join(text.split())}" if text.strip() else head
-    retry_after = getattr(exc, "retry_after", None)
-    if isinstance(retry_after, (int, float)):
-        line += f" · retry after {retry_after:g} s"
-    request_id = getattr(exc, "request_id", None)
-    if isinstance(request_id, str) and request_id:
-        line += f" · request id {request_id}"
-    return line
-
-
-def render_error(exc: BaseException) -> RenderedError:
-    """An exception (an `OrqError` above all) as one line of text and as HTML.
-
-    Only plain attributes are read: `status_code`, `message`, `request_id`, `retry_after`.
-    """
-    line = error_line(exc)
-    html = (
-        '<div class="orq-error" style="padding-left:.5em;border-left:3px solid currentColor">'
-        f"<b>⚠</b> {escape_html(line)}</div>"
-    )
-    return RenderedError(text=f"⚠ {line}", html=html)

@@ -17,14 +17,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import ipywidgets as widgets
 from IPython.display import display as _untyped_display
 
-from ._display import error_line, render_error
-from ._models import ConfigMessage, Deployment, DeploymentConfig
-from ._render import MUTED_STYLE, escape_html, format_duration, format_usage, safe_markdown
-from ._result import Result
-from ._templating import find_variables, render
+from ..client._models import ConfigMessage, Deployment, DeploymentConfig
+from ..client._templating import find_variables, render
+from ..display._errors import error_line, render_error
+from ..display._render import MUTED_STYLE, escape_html, format_duration, format_usage, safe_markdown
+from ..display._result import Result
 
 if TYPE_CHECKING:
-    from ._widgets import PlaygroundBackend
+    from ._backend import PlaygroundBackend
 
 T = TypeVar("T")
 

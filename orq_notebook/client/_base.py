@@ -1,20 +1,14 @@
-"""The orq.ai Deployments API client: `Client`, and `AsyncClient` for event loops.
+"""What every client shares: `_BaseClient` (no I/O) and its blocking and async I/O twins.
 
 `_BaseClient` does everything that needs no socket (URLs, headers, bodies, parsing, the map from
-status to exception, retry decisions); the twins add only the I/O. The operations themselves
-(`client.deployments.*`) are in `_deployments`.
-
-```python
-with Client() as client:                      # the key comes from ORQ_API_KEY
-    answer = client.deployments.invoke("support-answer", inputs={"question": "Hi"})
-```
+status to exception, retry decisions); `_SyncClient` and `_AsyncClient` add only the I/O. The
+orq client (`_client`) and the Humanloop client build on them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import difflib
-import functools
 import json
 import logging
 import time
@@ -32,8 +26,8 @@ from pydantic_core import (
     to_jsonable_python,
 )
 
+from .._version import __version__
 from ._config import API_KEY_ENV, Settings, mask
-from ._deployments import AsyncDeployments, Deployments
 from ._exceptions import (
     APIConnectionError,
     APIError,
@@ -46,13 +40,11 @@ from ._exceptions import (
 )
 from ._models import REQUEST_FIELDS, InvokeRequest
 from ._retry import RETRY_STATUSES, RetryPolicy, parse_retry_after
-from ._streaming import AsyncInvocationStream, InvocationStream
-from ._version import __version__
 
 if TYPE_CHECKING:
     from typing_extensions import Self
 
-__all__ = ["AsyncClient", "Client"]
+__all__ = ["JSON_TYPE", "SSE_TYPE", "USER_AGENT", "_AsyncClient", "_BaseClient", "_SyncClient"]
 
 logger = logging.getLogger("orq_notebook")
 
@@ -365,33 +357,6 @@ class _SyncClient(_BaseClient[httpx.Client, httpx.BaseTransport]):
         raise self._stream_error(response)
 
 
-class Client(_SyncClient):
-    """A client of the orq.ai Deployments API (or of a local server speaking it).
-
-    `Client(api_key=None, base_url=None)`: the key defaults to `ORQ_API_KEY`, the base URL to
-    `ORQ_BASE_URL`, else `https://my.orq.ai`. Use it as a context manager, or call `close()`.
-
-    Args:
-        environment: sent as `context.environments` with invoke, stream and get_config.
-        contact_id: sent as the `X-ORQ-CONTACT-ID` header.
-        timeout: seconds per request (connecting gets at most 10); for a stream, between bytes.
-        max_retries: retries of 429/502/503/504 and connection errors; 0 disables them.
-        transport: an httpx transport, e.g. `httpx.MockTransport` in tests.
-        http_client: an `httpx.Client` you own (and close); it keeps its own timeouts.
-        env: where to read the environment variables (default `os.environ`).
-    """
-
-    @functools.cached_property
-    def deployments(self) -> Deployments:
-        """List, configure, invoke and stream deployments."""
-        return Deployments(self)
-
-    def _stream(self, request: httpx.Request) -> InvocationStream:
-        return InvocationStream(
-            functools.partial(self._open_stream, request), clock=self._clock, redact=self._redact
-        )
-
-
 class _AsyncClient(_BaseClient[httpx.AsyncClient, httpx.AsyncBaseTransport]):
     """The async I/O of a client: connections, sending with retries, opening streams."""
 
@@ -446,26 +411,6 @@ class _AsyncClient(_BaseClient[httpx.AsyncClient, httpx.AsyncBaseTransport]):
         finally:
             await response.aclose()
         raise self._stream_error(response)
-
-
-class AsyncClient(_AsyncClient):
-    """The async twin of `Client`: same arguments, `await` on every call.
-
-    ```python
-    async with AsyncClient() as client:
-        answer = await client.deployments.invoke("support-answer", inputs={"question": "Hi"})
-    ```
-    """
-
-    @functools.cached_property
-    def deployments(self) -> AsyncDeployments:
-        """List, configure, invoke and stream deployments (awaitable)."""
-        return AsyncDeployments(self)
-
-    def _stream(self, request: httpx.Request) -> AsyncInvocationStream:
-        return AsyncInvocationStream(
-            functools.partial(self._open_stream, request), clock=self._clock, redact=self._redact
-        )
 
 
 # -- helpers -----------------------------------------------------------------------------------

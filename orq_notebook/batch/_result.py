@@ -1,7 +1,7 @@
 """What a batch run returns: one `RowResult` per input row, in input order, in a `BatchResult`.
 
-Plain data plus rendering: this module does no I/O and imports neither httpx nor the client
-(`rerun` reaches `_batch` lazily, when called).
+Plain data plus rendering: this module does no I/O and imports neither httpx nor the client.
+`rerun` goes through the `Rerunner` that `run_batch` hands every result it makes.
 """
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ import json
 import math
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, Protocol, overload
 
-from ._models import Invocation
-from ._render import (
+from ..client._models import Invocation
+from ..display._render import (
     MUTED_STYLE,
     Table,
     escape_html,
@@ -24,9 +24,9 @@ from ._render import (
 )
 
 if TYPE_CHECKING:
-    from ._result import Result
+    from ..display._result import Result
 
-__all__ = ["BatchResult", "RowResult", "Status", "percentile"]
+__all__ = ["BatchResult", "Rerunner", "RowResult", "Status", "percentile"]
 
 Status = Literal["ok", "failed", "cancelled"]
 
@@ -88,7 +88,7 @@ class RowResult:
         or None when no answer came at all."""
         if self.invocation is None:
             return None
-        from ._result import Result
+        from ..display._result import Result
 
         return Result.from_invocation(
             self.invocation,
@@ -127,6 +127,34 @@ class RowResult:
         }
 
 
+class Rerunner(Protocol):
+    """Runs rows of an earlier result again and merges the outcomes in (`BatchResult.rerun`)."""
+
+    def rerun(
+        self,
+        previous: BatchResult,
+        targets: Sequence[RowResult],
+        *,
+        concurrency: int | None,
+        client: Any,
+        stream: bool | None,
+        progress: bool,
+        request_fields: Mapping[str, Any],
+    ) -> BatchResult: ...
+
+    async def arerun(
+        self,
+        previous: BatchResult,
+        targets: Sequence[RowResult],
+        *,
+        concurrency: int | None,
+        client: Any,
+        stream: bool | None,
+        progress: bool,
+        request_fields: Mapping[str, Any],
+    ) -> BatchResult: ...
+
+
 class BatchResult:
     """Every row of a batch run, in input order, with counts, timings and re-run helpers.
 
@@ -150,7 +178,7 @@ class BatchResult:
         stream: bool = False,
         request_fields: Mapping[str, Any] | None = None,
         index_labels: Sequence[Any] | None = None,
-        client: Any = None,
+        rerunner: Rerunner | None = None,
     ) -> None:
         self.key = key
         self.rows: list[RowResult] = list(rows)
@@ -163,7 +191,7 @@ class BatchResult:
         self.request_fields: dict[str, Any] = dict(request_fields or {})
         # Row labels of the input DataFrame, kept so `to_pandas` lines up with it.
         self.index_labels = list(index_labels) if index_labels is not None else None
-        self._client = client  # what the caller passed as client=, for rerun; never shown
+        self.rerunner = rerunner  # how `rerun` runs rows again (it holds the run's client)
 
     # -- sequence behaviour -----------------------------------------------------------------
 
@@ -246,9 +274,7 @@ class BatchResult:
         changed. Arguments left out are taken from the original run.
         Usage: `result = result.rerun()`.
         """
-        from ._batch import rerun_rows
-
-        return rerun_rows(
+        return self._rerunner().rerun(
             self,
             self._retry_targets(include_cancelled),
             concurrency=concurrency,
@@ -269,9 +295,7 @@ class BatchResult:
         **request_fields: Any,
     ) -> BatchResult:
         """`rerun` on the running event loop: `result = await result.arerun()`."""
-        from ._batch import arerun_rows
-
-        return await arerun_rows(
+        return await self._rerunner().arerun(
             self,
             self._retry_targets(include_cancelled),
             concurrency=concurrency,
@@ -280,6 +304,11 @@ class BatchResult:
             progress=progress,
             request_fields=request_fields,
         )
+
+    def _rerunner(self) -> Rerunner:
+        if self.rerunner is None:
+            raise ValueError("This BatchResult was not made by run_batch: it cannot re-run rows.")
+        return self.rerunner
 
     def _retry_targets(self, include_cancelled: bool) -> list[RowResult]:
         wanted = ("failed", "cancelled") if include_cancelled else ("failed",)
@@ -298,7 +327,7 @@ class BatchResult:
             stream=self.stream,
             request_fields=self.request_fields,
             index_labels=self.index_labels,
-            client=self._client,
+            rerunner=self.rerunner,
         )
 
     def _subset(self, rows: list[RowResult]) -> BatchResult:
@@ -316,7 +345,7 @@ class BatchResult:
             stream=self.stream,
             request_fields=self.request_fields,
             index_labels=labels,
-            client=self._client,
+            rerunner=self.rerunner,
         )
 
     # -- conversions ------------------------------------------------------------------------

@@ -23,17 +23,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from ._batch_result import BatchResult, RowResult
-from ._batch_run import BatchRun, Observed, OnResult, RowSpec, rows_to_specs, shared_fields
-from ._client import AsyncClient, Client
-from ._config import Settings
+from ..client._client import AsyncClient, Client
+from ..client._config import Settings
+from ._engine import BatchRun, Observed, OnResult, RowSpec, rows_to_specs, shared_fields
+from ._result import BatchResult, RowResult
 
 __all__ = [
     "BatchResult",
     "RowResult",
-    "arerun_rows",
     "arun_batch",
-    "rerun_rows",
     "run_batch",
     "set_default_client",
 ]
@@ -151,7 +149,7 @@ class _Plan:
                 bar.close()
 
     def outcome(self, run: BatchRun) -> BatchResult:
-        result = run.result(client=self.client, labels=self.labels)
+        result = run.result(rerunner=_Rerun(self.client), labels=self.labels)
         if result.interrupted:
             _report_interrupt(result)
         return result
@@ -307,53 +305,60 @@ def _run_in_thread(run: BatchRun, settings: Settings | None) -> None:
 # -- re-running (BatchResult.rerun) --------------------------------------------------------------
 
 
-def _rerun_plan(
-    previous: BatchResult,
-    targets: Sequence[RowResult],
-    concurrency: int | None,
-    client: Any,
-    stream: bool | None,
-    progress: bool,
-    request_fields: Mapping[str, Any],
-) -> _Plan:
-    return _Plan(
-        previous.key,
-        [RowSpec(r.index, r.inputs, r.messages, r.context) for r in targets],
-        labels=None,
-        concurrency=concurrency or previous.concurrency,
-        client=client if client is not None else previous._client,
-        stream=previous.stream if stream is None else stream,
-        progress=progress,
-        on_result=None,
-        request_fields={**previous.request_fields, **request_fields},
-    )
+@dataclass(frozen=True)
+class _Rerun:
+    """The `Rerunner` of a result made here: runs rows again through the run's own client."""
 
+    client: AnyClient | None  # what the caller passed as client=; never shown
 
-def rerun_rows(
-    previous: BatchResult,
-    targets: Sequence[RowResult],
-    *,
-    concurrency: int | None,
-    client: Any,
-    stream: bool | None,
-    progress: bool,
-    request_fields: Mapping[str, Any],
-) -> BatchResult:
-    """Run `targets` (rows of `previous`) again and merge the outcomes into `previous`."""
-    plan = _rerun_plan(previous, targets, concurrency, client, stream, progress, request_fields)
-    return previous.merged(_run_sync(plan))
+    def _plan(
+        self,
+        previous: BatchResult,
+        targets: Sequence[RowResult],
+        concurrency: int | None,
+        client: Any,
+        stream: bool | None,
+        progress: bool,
+        request_fields: Mapping[str, Any],
+    ) -> _Plan:
+        return _Plan(
+            previous.key,
+            [RowSpec(r.index, r.inputs, r.messages, r.context) for r in targets],
+            labels=None,
+            concurrency=concurrency or previous.concurrency,
+            client=client if client is not None else self.client,
+            stream=previous.stream if stream is None else stream,
+            progress=progress,
+            on_result=None,
+            request_fields={**previous.request_fields, **request_fields},
+        )
 
+    def rerun(
+        self,
+        previous: BatchResult,
+        targets: Sequence[RowResult],
+        *,
+        concurrency: int | None,
+        client: Any,
+        stream: bool | None,
+        progress: bool,
+        request_fields: Mapping[str, Any],
+    ) -> BatchResult:
+        """Run `targets` (rows of `previous`) again and merge the outcomes into `previous`."""
+        plan = self._plan(previous, targets, concurrency, client, stream, progress, request_fields)
+        return previous.merged(_run_sync(plan))
 
-async def arerun_rows(
-    previous: BatchResult,
-    targets: Sequence[RowResult],
-    *,
-    concurrency: int | None,
-    client: Any,
-    stream: bool | None,
-    progress: bool,
-    request_fields: Mapping[str, Any],
-) -> BatchResult:
-    """`rerun_rows` on the running loop."""
-    plan = _rerun_plan(previous, targets, concurrency, client, stream, progress, request_fields)
-    return previous.merged(await _arun(plan))
+    async def arerun(
+        self,
+        previous: BatchResult,
+        targets: Sequence[RowResult],
+        *,
+        concurrency: int | None,
+        client: Any,
+        stream: bool | None,
+        progress: bool,
+        request_fields: Mapping[str, Any],
+    ) -> BatchResult:
+        """`rerun` on the running loop."""
+        plan = self._plan(previous, targets, concurrency, client, stream, progress, request_fields)
+        return previous.merged(await _arun(plan))

@@ -7,8 +7,8 @@ import re
 from html import escape
 from typing import Any
 
-from ._models import ConfigMessage, DeploymentConfig
-from ._templating import find_variables
+from ..client._models import ConfigMessage, DeploymentConfig
+from ..client._templating import find_variables
 
 __all__ = ["ConfigView"]
 

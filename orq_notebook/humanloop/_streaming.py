@@ -23,9 +23,9 @@ import httpx
 from httpx_sse import ServerSentEvent
 from pydantic import ValidationError
 
-from ._exceptions import StreamError
-from ._humanloop_models import HumanloopResponse, HumanloopUsage, Sample
-from ._response_stream import AsyncResponseStream, ResponseStream, StreamCore
+from ..client._exceptions import StreamError
+from ..client._response_stream import AsyncResponseStream, ResponseStream, StreamCore
+from ._models import HumanloopResponse, HumanloopUsage, Sample
 
 __all__ = ["AsyncHumanloopStream", "HumanloopStream", "SampleDecoder", "SampleText"]
 

@@ -20,14 +20,20 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from ..client._exceptions import OrqError
+from ..display._result import Result
+from ..humanloop._client import HumanloopClient, humanloop_settings
+from ..humanloop._models import HumanloopResponse
+from ..humanloop._streaming import HumanloopStream
 from ._backends import StreamPieces
-from ._exceptions import OrqError
-from ._humanloop import HumanloopClient
-from ._humanloop_models import HumanloopResponse
-from ._humanloop_stream import HumanloopStream
-from ._result import Result
 
-__all__ = ["HumanloopPieces", "HumanloopRunner", "humanloop_fields", "result_from_response"]
+__all__ = [
+    "HumanloopPieces",
+    "HumanloopRunner",
+    "humanloop_fields",
+    "humanloop_settings",
+    "result_from_response",
+]
 
 _ORQ_ONLY = {
     "identity": "--identity",
@@ -150,6 +156,27 @@ class HumanloopRunner:
 
     def __init__(self, client: HumanloopClient) -> None:
         self.client = client
+
+    @classmethod
+    def connect(
+        cls,
+        *,
+        api_key: str | None,
+        base_url: str,
+        environment: str | None,
+        timeout: float | None,
+        max_retries: int | None,
+    ) -> HumanloopRunner:
+        """A runner over a new client; the key was resolved when the session connected."""
+        client = HumanloopClient(
+            api_key=api_key,
+            base_url=base_url,
+            environment=environment,
+            timeout=timeout,
+            max_retries=max_retries,
+            env={},
+        )
+        return cls(client)
 
     def invoke(self, key: str, fields: Mapping[str, Any], *, sent: list[dict[str, Any]]) -> Result:
         messages, given = humanloop_fields(fields)

@@ -16,10 +16,10 @@ from typing import Any
 
 import httpx
 
-from ._batch_limit import AIMDLimiter, RowTrack, current_row
-from ._batch_result import BatchResult, RowResult, cancelled_copy
-from ._client import AsyncClient
-from ._models import REQUEST_FIELDS, Invocation, InvokeRequest
+from ..client._client import AsyncClient
+from ..client._models import REQUEST_FIELDS, Invocation, InvokeRequest
+from ._limit import AIMDLimiter, RowTrack, current_row
+from ._result import BatchResult, Rerunner, RowResult, cancelled_copy
 
 __all__ = ["BatchRun", "Observed", "OnResult", "RowSpec", "rows_to_specs", "shared_fields"]
 
@@ -261,7 +261,9 @@ class BatchRun:
             except KeyboardInterrupt:
                 self.interrupt()
 
-    def result(self, *, client: Any = None, labels: Sequence[Any] | None = None) -> BatchResult:
+    def result(
+        self, *, rerunner: Rerunner | None = None, labels: Sequence[Any] | None = None
+    ) -> BatchResult:
         """Every row in input order; rows that never finished are marked cancelled."""
         done = dict(self.done)  # a copy: the loop's thread may still be writing
         rows = [done.get(pos) or spec.blank(self.key) for pos, spec in enumerate(self.specs)]
@@ -277,7 +279,7 @@ class BatchRun:
             stream=self.stream,
             request_fields=self.fields,
             index_labels=labels,
-            client=client,
+            rerunner=rerunner,
         )
 
 

@@ -29,10 +29,10 @@ from typing import TYPE_CHECKING, Any, Literal, TypedDict, overload
 
 import httpx
 
-from ._client import JSON_TYPE, SSE_TYPE, _AsyncClient, _BaseClient, _SyncClient
-from ._config import Settings
-from ._exceptions import APIConnectionError
-from ._humanloop_models import (
+from ..client._base import JSON_TYPE, SSE_TYPE, _AsyncClient, _BaseClient, _SyncClient
+from ..client._config import Settings
+from ..client._exceptions import APIConnectionError
+from ._models import (
     CHAT_FIELDS,
     COMPLETION_FIELDS,
     ChatDeployedRequest,
@@ -40,7 +40,7 @@ from ._humanloop_models import (
     CompletionDeployedRequest,
     HumanloopResponse,
 )
-from ._humanloop_stream import AsyncHumanloopStream, HumanloopStream
+from ._streaming import AsyncHumanloopStream, HumanloopStream
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack

@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
-from ._exceptions import NotFoundError, OrqError
+from ..client._exceptions import NotFoundError, OrqError
+from ..client._templating import render
+from ..display._render import Table
 from ._magic_args import (
     ArgumentError,
     MagicParser,
@@ -19,16 +21,33 @@ from ._magic_args import (
     parse_assignments,
     resolve_value,
 )
-from ._render import Table
-from ._templating import render
 
 if TYPE_CHECKING:
-    from ._magics import OrqMagics
+    from ._session import Session
 
-__all__ = ["HELP", "dispatch"]
+__all__ = ["HELP", "Host", "dispatch"]
 
 Namespace = dict[str, Any]
-Command = Callable[["OrqMagics", Any, "str | None", Namespace], Any]
+
+
+class Host(Protocol):
+    """What a subcommand asks of the magic that runs it (`_magics.OrqMagics`, or a test's)."""
+
+    session: Session
+    default_deployment: str | None
+    stream: bool
+    include_usage: bool
+    max_history: int
+    update_interval: float
+
+    def explain(self, exc: OrqError) -> str: ...
+    def ask_key(self, prompt: str = ...) -> str | None: ...
+    def use_display_updates(self) -> bool: ...
+    def set_variable(self, name: str, value: Any) -> None: ...
+    def apply_client_settings(self) -> None: ...
+
+
+Command = Callable[[Host, Any, "str | None", Namespace], Any]
 
 
 # -- parsers ------------------------------------------------------------------------------
@@ -167,7 +186,7 @@ def _p_batch(p: MagicParser) -> None:
 # -- subcommands --------------------------------------------------------------------------
 
 
-def _connect(m: OrqMagics, a: Any, cell: str | None, ns: Namespace) -> Any:
+def _connect(m: Host, a: Any, cell: str | None, ns: Namespace) -> Any:
     if a.local:
         _check_deployments_file(a.local)
     if a.url is not None:
@@ -188,14 +207,14 @@ def _connect(m: OrqMagics, a: Any, cell: str | None, ns: Namespace) -> Any:
                     "here), or use `%orq connect --local FILE` to work offline."
                 )
             conn = m.session.connect(api_key=key, key_source="prompt")
-    m._apply_client_settings()
+    m.apply_client_settings()
     print(conn.describe())
 
 
 def _check_deployments_file(path: str) -> None:
     # Read the file before the session lets go of its connection: a broken file then leaves
     # the session as it was, and reads as one line naming the line and field.
-    from .local import DeploymentStore
+    from ..local import DeploymentStore
 
     try:
         DeploymentStore.from_file(path)
@@ -218,7 +237,7 @@ def _check_url(url: str) -> None:
         )
 
 
-def _status(m: OrqMagics, a: Any, cell: str | None, ns: Namespace) -> Any:
+def _status(m: Host, a: Any, cell: str | None, ns: Namespace) -> Any:
     conn = m.session.ensure_connection()
     lines = [conn.describe()]
     if m.default_deployment:
@@ -227,7 +246,7 @@ def _status(m: OrqMagics, a: Any, cell: str | None, ns: Namespace) -> Any:
     print("\n".join(lines))
 
 
-def _list(m: OrqMagics, a: Any, cell: str | None, ns: Namespace) -> Any:
+def _list(m: Host, a: Any, cell: str | None, ns: Namespace) -> Any:
     rows = [
         {
             "key": d.key,
@@ -241,7 +260,7 @@ def _list(m: OrqMagics, a: Any, cell: str | None, ns: Namespace) -> Any:
     return Table(rows, title=f"{len(rows)} deployments")
 
 
-def _config(m: OrqMagics, a: Any, cell: str | None, ns: Namespace) -> Any:
+def _config(m: Host, a: Any, cell: str | None, ns: Namespace) -> Any:
     inputs = _inputs(a, ns)
     context = resolve_value("--context", a.context, ns, expect=dict) if a.context else None
     try:
@@ -249,17 +268,17 @@ def _config(m: OrqMagics, a: Any, cell: str | None, ns: Namespace) -> Any:
     except NotFoundError as exc:
         exc.wanted_key = a.key  # type: ignore[attr-defined]
         raise
-    from ._views import ConfigView
+    from ..display._config_view import ConfigView
 
     return ConfigView(a.key, config)
 
 
-def _use(m: OrqMagics, a: Any, cell: str | None, ns: Namespace) -> Any:
+def _use(m: Host, a: Any, cell: str | None, ns: Namespace) -> Any:
     m.default_deployment = a.key
     print(f"`%%orq` now invokes {a.key!r} when no key is given.")
 
 
-def _invalidate(m: OrqMagics, a: Any, cell: str | None, ns: Namespace) -> Any:
+def _invalidate(m: Host, a: Any, cell: str | None, ns: Namespace) -> Any:
     target = a.key
     match = next((d for d in m.session.deployments(refresh=True) if target in (d.key, d.id)), None)
     if match is None:
@@ -270,35 +289,35 @@ def _invalidate(m: OrqMagics, a: Any, cell: str | None, ns: Namespace) -> Any:
     print(f"Cache of {match.key!r} ({match.id}) invalidated.")
 
 
-def _history(m: OrqMagics, a: Any, cell: str | None, ns: Namespace) -> Any:
+def _history(m: Host, a: Any, cell: str | None, ns: Namespace) -> Any:
     entries = list(m.session.history)[-a.n :]
     return Table([e.row() for e in entries], title=f"last {len(entries)} invocations")
 
 
-def _reset(m: OrqMagics, a: Any, cell: str | None, ns: Namespace) -> Any:
+def _reset(m: Host, a: Any, cell: str | None, ns: Namespace) -> Any:
     try:
         print(m.session.reset(a.thread))
     except KeyError as exc:
         raise ArgumentError(str(exc.args[0])) from None
 
 
-def _last(m: OrqMagics, a: Any, cell: str | None, ns: Namespace) -> Any:
+def _last(m: Host, a: Any, cell: str | None, ns: Namespace) -> Any:
     if m.session.last is None:
         raise ArgumentError("Nothing has been invoked in this session yet.")
     return m.session.last
 
 
-def _help(m: OrqMagics, a: Any, cell: str | None, ns: Namespace) -> Any:
+def _help(m: Host, a: Any, cell: str | None, ns: Namespace) -> Any:
     print(HELP)
 
 
-def _playground(m: OrqMagics, a: Any, cell: str | None, ns: Namespace) -> Any:
+def _playground(m: Host, a: Any, cell: str | None, ns: Namespace) -> Any:
     from ._apps import Playground
 
     return Playground(key=a.key or m.default_deployment)
 
 
-def _compare(m: OrqMagics, a: Any, cell: str | None, ns: Namespace) -> Any:
+def _compare(m: Host, a: Any, cell: str | None, ns: Namespace) -> Any:
     from ._apps import Compare
 
     contexts = resolve_value("--contexts", a.contexts, ns, expect=list) if a.contexts else None
@@ -310,8 +329,8 @@ def _compare(m: OrqMagics, a: Any, cell: str | None, ns: Namespace) -> Any:
     return widget
 
 
-def _batch(m: OrqMagics, a: Any, cell: str | None, ns: Namespace) -> Any:
-    from ._batch import run_batch
+def _batch(m: Host, a: Any, cell: str | None, ns: Namespace) -> Any:
+    from ..batch._api import run_batch
 
     rows = resolve_value("--from", a.source, ns, expect=object)
     try:
@@ -343,7 +362,7 @@ def _inputs(a: Any, ns: Namespace) -> dict[str, Any] | None:
     return inputs or None
 
 
-def _invoke(m: OrqMagics, a: Any, cell: str | None, ns: Namespace) -> Any:
+def _invoke(m: Host, a: Any, cell: str | None, ns: Namespace) -> Any:
     key = a.key or m.default_deployment
     if not key:
         raise ArgumentError(
@@ -415,13 +434,13 @@ def _invoke(m: OrqMagics, a: Any, cell: str | None, ns: Namespace) -> Any:
 
 
 def _stream(
-    m: OrqMagics,
+    m: Host,
     key: str,
     fields: dict[str, Any],
     sent: list[dict[str, Any]],
     version: str | None,
 ) -> Any:
-    from ._display import StreamView, TextStreamView
+    from ..display._stream_view import StreamView, TextStreamView
 
     view: Any = (
         StreamView(interval=m.update_interval)
@@ -494,7 +513,7 @@ HELP = "\n".join(
 )
 
 
-def dispatch(m: OrqMagics, tokens: list[str], cell: str | None, ns: Namespace) -> Any:
+def dispatch(m: Host, tokens: list[str], cell: str | None, ns: Namespace) -> Any:
     """Route a magic line to its subcommand; a cell without subcommand is an invocation."""
     if tokens and tokens[0] in ("-h", "--help"):
         tokens = ["help"]

@@ -1,4 +1,4 @@
-"""Widgets for trying deployments in a notebook: a playground (and, in `_compare`, a compare).
+"""The playground widget: try one deployment, Run / Stop, watch the answer stream.
 
 Built from stock ipywidgets only (no custom front-end code), so they work in JupyterLab,
 Notebook 7 and VS Code. They never talk HTTP: they drive a small async protocol,
@@ -15,16 +15,16 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 import ipywidgets as widgets
 
-from ._compare import CompareWidget
-from ._display import error_line
-from ._models import Deployment, DeploymentConfig
-from ._render import MUTED_STYLE, escape_html, escape_markdown
-from ._result import Result
-from ._widget_parts import (
+from ..client._models import Deployment, DeploymentConfig
+from ..display._errors import error_line
+from ..display._render import MUTED_STYLE, escape_html, escape_markdown
+from ..display._result import Result
+from ._backend import PlaygroundBackend
+from ._parts import (
     Pane,
     RunInfo,
     StaticCopyBox,
@@ -37,38 +37,9 @@ from ._widget_parts import (
     variables_of,
 )
 
-__all__ = ["CompareWidget", "PlaygroundBackend", "PlaygroundWidget"]
+__all__ = ["PlaygroundWidget"]
 
 History = list[tuple[dict[str, Any], str | None, Result]]
-
-
-class PlaygroundBackend(Protocol):
-    """What the widgets need from a connection; `_backends.ClientBackend` is the real one."""
-
-    async def list_deployments(self) -> list[Deployment]: ...
-
-    async def get_config(
-        self,
-        key: str,
-        *,
-        inputs: dict[str, Any] | None = None,
-        context: dict[str, Any] | None = None,
-    ) -> DeploymentConfig: ...
-
-    async def run(
-        self,
-        key: str,
-        *,
-        inputs: dict[str, Any],
-        message: str | None,
-        context: dict[str, Any] | None,
-        on_text: Callable[[str], None],
-    ) -> Result:
-        """Stream an answer: `on_text(piece)` per piece, then the final Result.
-
-        Cancelling the task stops the stream and closes the connection.
-        """
-        ...
 
 
 class PlaygroundWidget(StaticCopyBox):

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..client._client import AsyncClient, Client
+from ..widgets._compare import CompareWidget
+from ..widgets._playground import PlaygroundWidget
 from ._backends import ClientBackend, async_twin
-from ._client import AsyncClient, Client
 from ._session import current_session
-from ._widgets import CompareWidget, PlaygroundWidget
 
 __all__ = ["Compare", "Playground", "backend_for"]
 

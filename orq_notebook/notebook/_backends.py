@@ -10,11 +10,11 @@ from collections.abc import Callable, Iterator
 from types import TracebackType
 from typing import Any, Generic, Protocol, TypeVar
 
-from ._client import AsyncClient
-from ._config import Settings
-from ._models import Deployment, DeploymentConfig, Invocation
-from ._result import Result
-from ._streaming import InvocationStream
+from ..client._client import AsyncClient
+from ..client._config import Settings
+from ..client._models import Deployment, DeploymentConfig, Invocation
+from ..client._streaming import InvocationStream
+from ..display._result import Result
 
 __all__ = [
     "ClientBackend",

@@ -1,15 +1,19 @@
 """`client.deployments`: the operations of the Deployments API, for both client twins.
 
 Each method builds its request and reads its answer through the client's pure base
-(`_client._BaseClient`); the twins here differ only in `await`.
+(`_base._BaseClient`); the twins here differ only in `await`.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypedDict, overload
 from urllib.parse import quote
 
+import httpx
+
+from ._base import _AsyncClient, _SyncClient
 from ._models import (
     Deployment,
     DeploymentConfig,
@@ -26,7 +30,6 @@ from ._streaming import AsyncInvocationStream, InvocationStream
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-    from ._client import AsyncClient, Client
 
 __all__ = ["AsyncDeployments", "Deployments", "InvokeFields"]
 
@@ -66,8 +69,14 @@ class Deployments:
     the wire; an unknown name raises TypeError, a bad value pydantic's ValidationError.
     """
 
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: _SyncClient) -> None:
         self._client = client
+
+    def _stream(self, request: httpx.Request) -> InvocationStream:
+        c = self._client
+        return InvocationStream(
+            functools.partial(c._open_stream, request), clock=c._clock, redact=c._redact
+        )
 
     def list(
         self,
@@ -116,13 +125,13 @@ class Deployments:
         c = self._client
         request = c._invoke_request("invoke", _INVOKE, key, fields, stream=stream)
         if stream:
-            return c._stream(request)
+            return self._stream(request)
         return c._parse(c._send(request), Invocation)
 
     def stream(self, key: str, **fields: Unpack[InvokeFields]) -> InvocationStream:
         """Stream the answer: `with client.deployments.stream("key") as s: for chunk in s: ...`."""
         c = self._client
-        return c._stream(c._invoke_request("stream", _STREAM, key, fields, stream=True))
+        return self._stream(c._invoke_request("stream", _STREAM, key, fields, stream=True))
 
     def invalidate(self, deployment_id: str) -> None:
         """Drop the server's cache of a deployment, by its id (not its key)."""
@@ -146,8 +155,14 @@ class Deployments:
 class AsyncDeployments:
     """`async_client.deployments`: the async twin of `Deployments`."""
 
-    def __init__(self, client: AsyncClient) -> None:
+    def __init__(self, client: _AsyncClient) -> None:
         self._client = client
+
+    def _stream(self, request: httpx.Request) -> AsyncInvocationStream:
+        c = self._client
+        return AsyncInvocationStream(
+            functools.partial(c._open_stream, request), clock=c._clock, redact=c._redact
+        )
 
     async def list(
         self,
@@ -194,13 +209,13 @@ class AsyncDeployments:
         c = self._client
         request = c._invoke_request("invoke", _INVOKE, key, fields, stream=stream)
         if stream:
-            return c._stream(request)
+            return self._stream(request)
         return c._parse(await c._send(request), Invocation)
 
     def stream(self, key: str, **fields: Unpack[InvokeFields]) -> AsyncInvocationStream:
         """Stream the answer: `async with client.deployments.stream("key") as s: ...`."""
         c = self._client
-        return c._stream(c._invoke_request("stream", _STREAM, key, fields, stream=True))
+        return self._stream(c._invoke_request("stream", _STREAM, key, fields, stream=True))
 
     async def invalidate(self, deployment_id: str) -> None:
         """Drop the server's cache of a deployment, by its id (not its key)."""

@@ -15,7 +15,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from orq_notebook._templating import _VARIABLE  # one grammar for `{{name}}` everywhere
+from orq_notebook.client._templating import _VARIABLE  # one grammar for `{{name}}` everywhere
 
 __all__ = [
     "MUTED_STYLE",

@@ -25,8 +25,7 @@ from IPython.core.magic import (
 from pydantic import ValidationError
 from traitlets import Bool, Enum, Float, Int, Unicode
 
-from . import _commands as cmd
-from ._exceptions import (
+from ..client._exceptions import (
     APIConnectionError,
     AuthenticationError,
     MissingAPIKeyError,
@@ -36,9 +35,10 @@ from ._exceptions import (
     StreamError,
     UnprocessableEntityError,
 )
+from ..client._templating import MissingVariablesError
+from . import _commands as cmd
 from ._magic_args import ArgumentError, _HelpShown, split_line
 from ._session import Session, current_session
-from ._templating import MissingVariablesError
 
 __all__ = ["OrqMagics", "load_ipython_extension", "unload_ipython_extension"]
 
@@ -76,13 +76,13 @@ class OrqMagics(Magics):
     def __init__(self, shell: Any = None, session: Session | None = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
         self.session = session or current_session()
-        self._apply_client_settings()
+        self.apply_client_settings()
         self.observe(
-            lambda _change: self._apply_client_settings(),
+            lambda _change: self.apply_client_settings(),
             names=["timeout", "max_retries", "environment"],
         )
 
-    def _apply_client_settings(self) -> None:
+    def apply_client_settings(self) -> None:
         self.session.configure(
             timeout=self.timeout, max_retries=self.max_retries, environment=self.environment
         )
@@ -201,7 +201,7 @@ def _validation_line(exc: ValidationError) -> str:
 
 def load_ipython_extension(ipython: Any) -> None:
     """Register `%orq` / `%%orq` (called by `%load_ext orq_notebook`)."""
-    from ._batch import set_default_client
+    from ..batch._api import set_default_client
 
     magics = OrqMagics(ipython)
     ipython.register_magics(magics)
@@ -213,7 +213,7 @@ def load_ipython_extension(ipython: Any) -> None:
 
 def unload_ipython_extension(ipython: Any) -> None:
     """Stop a local server the session started; `%reload_ext` starts fresh."""
-    from ._batch import set_default_client
+    from ..batch._api import set_default_client
 
     set_default_client(None)
     magics = ipython.magics_manager.registry.pop("OrqMagics", None)

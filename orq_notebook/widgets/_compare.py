@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
-from ._display import error_line, render_error
-from ._models import ConfigMessage, DeploymentConfig
-from ._render import MUTED_STYLE, Table, escape_html, escape_markdown, format_duration
-from ._result import Result
-from ._widget_parts import (
+from ..client._models import ConfigMessage, DeploymentConfig
+from ..display._errors import error_line, render_error
+from ..display._render import MUTED_STYLE, Table, escape_html, escape_markdown, format_duration
+from ..display._result import Result
+from ._parts import (
     Outcome,
     Pane,
     RunInfo,
@@ -37,7 +37,7 @@ from ._widget_parts import (
 )
 
 if TYPE_CHECKING:
-    from ._widgets import PlaygroundBackend
+    from ._backend import PlaygroundBackend
 
 __all__ = ["CompareWidget"]
 
