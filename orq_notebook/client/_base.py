@@ -8,13 +8,15 @@ orq client (`_client`) and the Humanloop client build on them.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import difflib
 import json
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -27,6 +29,7 @@ from pydantic_core import (
 )
 
 from .._version import __version__
+from ._cassette import Recording, recording_for
 from ._config import API_KEY_ENV, Settings, mask
 from ._exceptions import (
     APIConnectionError,
@@ -39,6 +42,7 @@ from ._exceptions import (
     error_class_for_status,
 )
 from ._models import REQUEST_FIELDS, InvokeRequest
+from ._recording import AsyncRecordingTransport, RecordingTransport
 from ._retry import RETRY_STATUSES, RetryPolicy, parse_retry_after
 
 if TYPE_CHECKING:
@@ -84,9 +88,14 @@ class _BaseClient(Generic[_HttpT, _TransportT]):
         transport: _TransportT | None = None,
         http_client: _HttpT | None = None,
         env: Mapping[str, str] | None = None,
+        record: Recording | str | os.PathLike[str] | Literal[False] | None = None,
     ) -> None:
         if transport is not None and http_client is not None:
             raise ValueError("Pass transport= or http_client=, not both.")
+        # The recording hook: `record=` (else ORQ_RECORD / ORQ_REPLAY) wraps the transport.
+        self._recording = recording_for(record, env)
+        if self._recording is not None and http_client is not None:
+            raise ValueError("record= needs a client that owns its connections: not http_client=.")
         self.settings = self._resolve_settings(
             api_key,
             base_url,
@@ -96,6 +105,7 @@ class _BaseClient(Generic[_HttpT, _TransportT]):
             max_retries=max_retries,
             env=env,
         )
+        self.settings = dataclasses.replace(self.settings, recording=self._recording)
         self._retry = RetryPolicy(max_retries=self.settings.max_retries)
         self._clock: Callable[[], float] = time.monotonic
         self._owns_http = http_client is None
@@ -162,11 +172,15 @@ class _BaseClient(Generic[_HttpT, _TransportT]):
                     "a non-ASCII character); copy the key again."
                 )
             headers.update(self._auth_headers(key))
-        elif _is_orq_host(self.settings.base_url):
+        elif _is_orq_host(self.settings.base_url) and not self._offline:
             raise MissingAPIKeyError(env_var=API_KEY_ENV)
         if self.settings.contact_id:
             headers["X-ORQ-CONTACT-ID"] = self.settings.contact_id
         return headers
+
+    @property
+    def _offline(self) -> bool:  # replaying a recording: nothing is sent, no key is needed
+        return self._recording is not None and self._recording.offline
 
     def _auth_headers(self, key: str) -> dict[str, str]:
         return {"Authorization": key if key[:7].lower() == "bearer " else f"Bearer {key}"}
@@ -309,6 +323,8 @@ class _SyncClient(_BaseClient[httpx.Client, httpx.BaseTransport]):
         self, transport: httpx.BaseTransport | None, timeout: httpx.Timeout
     ) -> httpx.Client:
         # Redirects are followed, as the official SDK does; httpx drops the key across hosts.
+        if self._recording is not None:
+            transport = RecordingTransport(transport, self._recording)
         return httpx.Client(transport=transport, timeout=timeout, follow_redirects=True)
 
     def close(self) -> None:
@@ -365,6 +381,8 @@ class _AsyncClient(_BaseClient[httpx.AsyncClient, httpx.AsyncBaseTransport]):
     def _new_http(
         self, transport: httpx.AsyncBaseTransport | None, timeout: httpx.Timeout
     ) -> httpx.AsyncClient:
+        if self._recording is not None:
+            transport = AsyncRecordingTransport(transport, self._recording)
         return httpx.AsyncClient(transport=transport, timeout=timeout, follow_redirects=True)
 
     async def aclose(self) -> None:
