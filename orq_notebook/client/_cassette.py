@@ -20,7 +20,8 @@ redacted.
 
 Modes (`Recording(path, mode=...)`, `ORQ_RECORD_MODE`), as pytest-recording names them:
 
-* `rewrite` (default): the file starts over; every request goes to the service and is kept.
+* `rewrite` (default): the file starts over at the first exchange; every request goes to the
+  service and is kept.
 * `new_episodes`: requests the file answers are answered from it; the others go to the
   service and are appended.
 * `none`: everything is answered from the file; a request it cannot answer fails with one
@@ -325,8 +326,9 @@ class Recording:
             `ORQ_RECORD_REDACT`'s and every `*_API_KEY`, `*_TOKEN`, `*_SECRET`, `*_PASSWORD`).
         env: where to read the environment (default `os.environ`).
 
-    In `rewrite` mode the file is emptied when the recording opens. Recordings are safe to
-    share between threads and clients: each exchange is one appended line.
+    In `rewrite` mode the file is emptied when the first exchange is recorded (opening a
+    recording never loses anything). Recordings are safe to share between threads and
+    clients: each exchange is one appended line.
     """
 
     def __init__(
@@ -355,10 +357,8 @@ class Recording:
         self._exchanges: list[Exchange] = []
         self._by_key: dict[str, list[Exchange]] = {}
         self._plays: dict[str, int] = {}
-        if self.mode == "rewrite":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.path.write_text(_compact(_HEADER) + "\n", encoding="utf-8")
-        elif self.path.exists() or self.mode == "none":
+        self._fresh = self.mode == "rewrite"  # emptied at the first exchange, not before
+        if self.mode != "rewrite" and (self.path.exists() or self.mode == "none"):
             for exchange in self._read():
                 self._index(exchange)
 
@@ -480,6 +480,10 @@ class Recording:
         # A last pass over the line as written: nothing escapes through a JSON escape.
         line = self.redactor.text(_line(exchange), secrets)
         with self._lock:
+            if self._fresh:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self.path.write_text("", encoding="utf-8")
+                self._fresh = False
             new = not self.path.exists() or self.path.stat().st_size == 0
             with self.path.open("a", encoding="utf-8") as out:
                 if new:

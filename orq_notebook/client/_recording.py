@@ -151,6 +151,8 @@ class _Tape:
         if self._sse:
             tail = _event(self._pending, self._clock() - self._start) if complete else None
             events = tuple(self._events + ([tail] if tail else []))
+            # orq ends a stream with `[DONE]`, and readers close it there, before the end.
+            complete = complete or bool(events and events[-1].text == "[DONE]")
             return Answer(self._status, headers, self._elapsed, events=events, complete=complete)
         if not complete:
             return None  # half a JSON body answers nothing
