@@ -368,6 +368,9 @@ class Recording:
     def __len__(self) -> int:
         return len(self._exchanges)
 
+    def __bool__(self) -> bool:  # an empty recording is still a recording
+        return True
+
     @property
     def offline(self) -> bool:
         """Whether nothing is ever sent (mode `none`): no network and no key needed."""
