@@ -239,10 +239,13 @@ class _Bad(Exception):
     pass
 
 
-def _need(data: Mapping[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:
+_KINDS = {dict: "an object", str: "text", int: "a whole number"}
+
+
+def _need(data: Mapping[str, Any], name: str, kind: type) -> Any:
     value = data.get(name)
     if not isinstance(value, kind) or isinstance(value, bool) and kind is int:
-        raise _Bad(f"{name!r} is missing or not a {getattr(kind, '__name__', 'value')}")
+        raise _Bad(f"{name!r} is missing or not {_KINDS[kind]}")
     return value
 
 

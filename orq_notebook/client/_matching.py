@@ -133,6 +133,8 @@ def signature(method: str, url: str, body: Any, rules: MatchRules) -> Signature:
     fields: dict[str, Any] = {}
     for name, value in parse_qsl(parts.query, keep_blank_values=True):
         fields.setdefault(name, value)
+    if operation in ("list", "list_versions"):
+        fields.setdefault("limit", "10")  # the API's default: the SDK sends it, we do not
     if isinstance(body, dict):
         fields.update(body)
         deployment = deployment or _deployment_in(body)
@@ -142,6 +144,8 @@ def signature(method: str, url: str, body: Any, rules: MatchRules) -> Signature:
         fields = _without(fields, dotted.split("."))
     if isinstance(body, dict) and "key" in body and operation in ("invoke", "stream", "get_config"):
         fields.pop("key", None)  # it is the deployment, named apart
+    if operation == "stream":
+        fields.pop("stream", None)  # the path says it already; some clients leave it out
     return Signature(operation, deployment, fields)
 
 
