@@ -1,8 +1,9 @@
 """orq_notebook: orq.ai prompt deployments from Jupyter, and from plain Python.
 
 `%load_ext orq_notebook` registers `%orq` / `%%orq`. In Python: `Client`, `AsyncClient`,
-`run_batch`, the `Playground` and `Compare` widgets, and a local deployments server
-(`orq_notebook.local.LocalServer`) for offline work.
+`run_batch`, the `Playground` and `Compare` widgets, a local deployments server
+(`orq_notebook.local.LocalServer`) for offline work, and `Recording`s of exchanges that
+replay offline (`Client(record=FILE)`, `LocalServer(replay=FILE)`).
 
 Importing this package imports neither IPython nor ipywidgets: the notebook parts load
 when first used, so `%load_ext` and scripts stay fast.
@@ -13,6 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
+from .client._cassette import Recording
 from .client._client import AsyncClient, Client
 from .client._exceptions import (
     APIConnectionError,
@@ -73,6 +75,7 @@ __all__ = [
     "PermissionDeniedError",
     "Playground",
     "RateLimitError",
+    "Recording",
     "RequestTooLargeError",
     "Result",
     "StreamError",
