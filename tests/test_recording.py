@@ -402,3 +402,65 @@ def test_pace_replays_at_the_recorded_times(
     # The wait for the answer, then one wait per event up to its recorded offset.
     assert asked[0] == pytest.approx(response["elapsed"])
     assert asked[1:] == pytest.approx(offsets, abs=0.05)
+
+
+def test_a_session_records_its_widgets_and_replays_them(tmp_path: Path) -> None:
+    from orq_notebook.notebook._backends import ClientBackend
+    from orq_notebook.notebook._session import Session
+
+    async def drive(backend: ClientBackend, pieces: list[str]) -> tuple[list[str], Any]:
+        keys = [d.key for d in await backend.list_deployments()]
+        answer = await backend.run(
+            "support-answer", inputs={}, message="Hi", context=None, on_text=pieces.append
+        )
+        return keys, answer
+
+    path = tmp_path / "session.jsonl"
+    session, pieces, replayed = Session(), list[str](), list[str]()
+    with LocalServer(write_deployments(tmp_path)) as server:
+        session.connect(url=server.base_url, record=Recording(path))
+        # What the Playground and Compare widgets drive, over the session's AsyncClient.
+        keys, live = asyncio.run(drive(session.backend(), pieces))
+        session.close()
+    conn = session.connect(replay=Recording(path, mode="none"))
+    assert conn.describe().endswith(f"replaying {path}; no API key is needed.")
+    again_keys, again = asyncio.run(drive(session.backend(), replayed))
+    session.close()
+    assert again_keys == keys and "counter" in keys
+    assert (again.text, again.id, replayed) == (live.text, live.id, pieces)
+
+
+def test_a_humanloop_session_records_and_replays(tmp_path: Path) -> None:
+    from orq_notebook.notebook._session import Session
+
+    path = tmp_path / "hl-session.jsonl"
+    sent = [{"role": "user", "content": "Hi"}]
+    session = Session()
+    with LocalServer(write_deployments(tmp_path)) as server:
+        session.connect(url=f"{server.base_url}/v4", humanloop=True, record=Recording(path))
+        live = session.invoke("support-answer", {"messages": sent}, sent=sent)
+        session.close()
+    session.connect(humanloop=True, replay=Recording(path, mode="none"))
+    again = session.invoke("support-answer", {"messages": sent}, sent=sent)
+    session.close()
+    assert (again.text, again.id) == (live.text, live.id)
+    assert "chat_deployed" in path.read_text()
+
+
+def test_orq_replay_makes_a_plain_connect_replay_with_no_key(
+    recorded: Recorded, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from orq_notebook.notebook._session import Session
+
+    monkeypatch.setenv("ORQ_REPLAY", str(recorded.path))
+    session = Session()
+    conn = session.connect()
+    assert conn.offline and conn.api_key is None
+    assert "no API key is needed" in conn.describe() and "nothing is sent" in conn.describe()
+    sent = QUESTION
+    result = session.invoke("support-answer", {"messages": sent, "metadata": {"run": 3}}, sent=sent)
+    assert result.id == recorded.invoked["id"]
+    # A local server is never replaced by the environment's recording.
+    local = session.connect(local=recorded.path.parent / "deployments.yaml")
+    assert local.recording is None and not local.offline
+    session.close()
