@@ -464,3 +464,39 @@ def test_orq_replay_makes_a_plain_connect_replay_with_no_key(
     local = session.connect(local=recorded.path.parent / "deployments.yaml")
     assert local.recording is None and not local.offline
     session.close()
+
+
+def test_orq_notebook_serve_replays_a_recording(recorded: Recorded) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    command = [sys.executable, "-m", "orq_notebook", "serve", "--replay", str(recorded.path)]
+    process = subprocess.Popen(
+        [*command, "--port", "0"],
+        cwd=root,
+        env={k: v for k, v in os.environ.items() if not k.startswith("ORQ_")},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        banner = [process.stdout.readline(), process.stdout.readline()]
+        assert "replaying 4 recorded exchange(s) from" in banner[0], banner
+        base_url = banner[1].removeprefix("Base URL: ").strip()
+        with Client(base_url=base_url, max_retries=0) as client:
+            answer = client.deployments.invoke("support-answer", messages=QUESTION)
+            assert answer.model_dump() == recorded.invoked
+            with pytest.raises(NotFoundError, match="invoke of 'counter'"):
+                client.deployments.invoke("counter")
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=20)
+        assert process.returncode == 0, stderr
+        assert "No recorded answer in answers.jsonl for invoke of 'counter'" in stderr
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
