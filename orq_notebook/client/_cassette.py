@@ -382,7 +382,9 @@ class Recording:
     def _read(self) -> list[Exchange]:
         where = str(self.path)
         try:
-            lines = self.path.read_text(encoding="utf-8").splitlines()
+            # "\n" only: JSON escapes it inside strings, but not U+0085 or U+2028, which
+            # `splitlines()` would also split at.
+            lines = self.path.read_text(encoding="utf-8").split("\n")
         except FileNotFoundError:
             raise RecordingFileError(
                 f"There is no recording at {where}: record one first (`%orq connect --record "
