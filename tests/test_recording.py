@@ -286,6 +286,13 @@ def test_a_broken_stream_replays_broken_at_the_same_place(tmp_path: Path) -> Non
     ):
         list(stream)
     assert replayed.value.partial_text == live.value.partial_text != ""
+    with (
+        Client(record=Recording(path, mode="none"), max_retries=0) as client,
+        pytest.raises(StreamError) as in_process,
+        client.deployments.stream("dropper") as stream,
+    ):
+        list(stream)
+    assert in_process.value.partial_text == live.value.partial_text
 
 
 def test_batches_replay_row_for_row(tmp_path: Path) -> None:

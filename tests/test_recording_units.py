@@ -9,7 +9,8 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from orq_notebook.client._cassette import Answer, Event, Recording, Wanted, encode_event
+from orq_notebook.client._cassette import Recording
+from orq_notebook.client._cassette_format import Answer, Event, Wanted, encode_event
 from orq_notebook.client._matching import MatchRules, differences, miss_message, signature
 from orq_notebook.client._redaction import Redactor, secret_in_header
 

@@ -20,7 +20,8 @@ from typing import Any
 
 import httpx
 
-from ._cassette import Answer, Event, Recording, Wanted, decode_body, encode_event, miss_body
+from ._cassette import Recording
+from ._cassette_format import Answer, Event, Wanted, decode_body, encode_event, miss_body
 from ._matching import api_path
 
 __all__ = ["AsyncRecordingTransport", "RecordingTransport"]

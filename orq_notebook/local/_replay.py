@@ -23,7 +23,8 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import Send
 
-from ..client._cassette import Answer, Recording, Wanted, encode_event, miss_body
+from ..client._cassette import Recording
+from ..client._cassette_format import Answer, Wanted, encode_event, miss_body
 from ..client._matching import api_path
 from ._app import DEFAULT_MAX_BODY_BYTES, _Gate
 from ._wire import error_body
