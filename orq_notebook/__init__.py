@@ -14,7 +14,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
-from .client._cassette import Recording
 from .client._client import AsyncClient, Client
 from .client._exceptions import (
     APIConnectionError,
@@ -45,6 +44,7 @@ from .client._streaming import AsyncInvocationStream, InvocationStream
 if TYPE_CHECKING:
     from .batch._api import arun_batch, run_batch
     from .batch._result import BatchResult
+    from .client._cassette import Recording
     from .display._result import Result
     from .humanloop._client import AsyncHumanloopClient, HumanloopClient
     from .notebook._apps import Compare, Playground
@@ -99,6 +99,7 @@ _LAZY = {
     "arun_batch": ".batch._api",
     "run_batch": ".batch._api",
     "Result": ".display._result",
+    "Recording": ".client._cassette",
 }
 
 

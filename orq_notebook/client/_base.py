@@ -29,7 +29,6 @@ from pydantic_core import (
 )
 
 from .._version import __version__
-from ._cassette import Recording, recording_for
 from ._config import API_KEY_ENV, Settings, mask
 from ._exceptions import (
     APIConnectionError,
@@ -42,11 +41,12 @@ from ._exceptions import (
     error_class_for_status,
 )
 from ._models import REQUEST_FIELDS, InvokeRequest
-from ._recording import AsyncRecordingTransport, RecordingTransport
 from ._retry import RETRY_STATUSES, RetryPolicy, parse_retry_after
 
 if TYPE_CHECKING:
     from typing_extensions import Self
+
+    from ._cassette import Recording
 
 __all__ = ["JSON_TYPE", "SSE_TYPE", "USER_AGENT", "_AsyncClient", "_BaseClient", "_SyncClient"]
 
@@ -93,7 +93,7 @@ class _BaseClient(Generic[_HttpT, _TransportT]):
         if transport is not None and http_client is not None:
             raise ValueError("Pass transport= or http_client=, not both.")
         # The recording hook: `record=` (else ORQ_RECORD / ORQ_REPLAY) wraps the transport.
-        self._recording = recording_for(record, env)
+        self._recording = _recording_for(record, env)
         if self._recording is not None and http_client is not None:
             raise ValueError("record= needs a client that owns its connections: not http_client=.")
         self.settings = self._resolve_settings(
@@ -324,6 +324,8 @@ class _SyncClient(_BaseClient[httpx.Client, httpx.BaseTransport]):
     ) -> httpx.Client:
         # Redirects are followed, as the official SDK does; httpx drops the key across hosts.
         if self._recording is not None:
+            from ._recording import RecordingTransport
+
             transport = RecordingTransport(transport, self._recording)
         return httpx.Client(transport=transport, timeout=timeout, follow_redirects=True)
 
@@ -382,6 +384,8 @@ class _AsyncClient(_BaseClient[httpx.AsyncClient, httpx.AsyncBaseTransport]):
         self, transport: httpx.AsyncBaseTransport | None, timeout: httpx.Timeout
     ) -> httpx.AsyncClient:
         if self._recording is not None:
+            from ._recording import AsyncRecordingTransport
+
             transport = AsyncRecordingTransport(transport, self._recording)
         return httpx.AsyncClient(transport=transport, timeout=timeout, follow_redirects=True)
 
@@ -432,6 +436,19 @@ class _AsyncClient(_BaseClient[httpx.AsyncClient, httpx.AsyncBaseTransport]):
 
 
 # -- helpers -----------------------------------------------------------------------------------
+
+
+def _recording_for(
+    record: Recording | str | os.PathLike[str] | Literal[False] | None,
+    env: Mapping[str, str] | None,
+) -> Recording | None:
+    # Recordings load only when asked for, so `import orq_notebook` stays as fast as it was.
+    environ = os.environ if env is None else env
+    if record is False or (record is None and not environ.keys() & {"ORQ_RECORD", "ORQ_REPLAY"}):
+        return None
+    from ._cassette import recording_for
+
+    return recording_for(record, env)
 
 
 def _hint(name: str) -> str:

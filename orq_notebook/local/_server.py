@@ -17,14 +17,16 @@ import threading
 import time
 from collections.abc import Iterator
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import uvicorn
 from starlette.types import ASGIApp
 
-from ..client._cassette import Recording
 from ._app import DEFAULT_MAX_BODY_BYTES, create_app
-from ._replay import create_replay_app
 from ._store import DeploymentStore
+
+if TYPE_CHECKING:
+    from ..client._cassette import Recording
 
 __all__ = ["LocalServer", "ServerThread"]
 
@@ -162,11 +164,11 @@ class LocalServer:
     ) -> None:
         if (deployments is None) == (replay is None):
             raise ValueError("Give LocalServer a deployments file or replay=FILE (one of them).")
-        if isinstance(replay, Recording) and not replay.offline:
+        if replay is not None and not isinstance(replay, (str, os.PathLike)) and not replay.offline:
             raise ValueError("A Recording to replay is opened with mode='none'.")
         self._source = deployments
         self._replay, self._pace, self._match_rules = replay, pace, (tuple(ignore), tuple(match))
-        self.recording: Recording | None = replay if isinstance(replay, Recording) else None
+        self.recording: Recording | None = None
         self._api_key = api_key
         self._max_body_bytes, self._log_level, self._access_log = (
             max_body_bytes,
@@ -226,6 +228,10 @@ class LocalServer:
         return create_app(self.store, api_key=self._api_key, max_body_bytes=self._max_body_bytes)
 
     def _replay_app(self) -> ASGIApp:
+        # Loaded here, so serving a deployments file never imports the recording machinery.
+        from ..client._cassette import Recording
+        from ._replay import create_replay_app
+
         recording, (ignore, match) = self._replay, self._match_rules
         if not isinstance(recording, Recording):
             assert recording is not None

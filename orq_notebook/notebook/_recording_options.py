@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import difflib
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..client._cassette import Mode, Recording
 from ._magic_args import ArgumentError, MagicParser
+
+if TYPE_CHECKING:
+    from ..client._cassette import Mode, Recording
 
 __all__ = ["add_record_options", "open_recordings"]
 
@@ -51,6 +53,10 @@ def open_recordings(a: Any) -> tuple[Recording | None, Recording | None]:
         raise ArgumentError("--new-episodes and --redact go with --record FILE.")
     if a.pace and not a.replay:
         raise ArgumentError("--pace goes with --replay FILE.")
+    if not (a.record or a.replay):
+        return None, None
+    from ..client._cassette import Recording
+
     try:
         record = None
         if a.record:

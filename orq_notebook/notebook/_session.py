@@ -6,6 +6,7 @@ It never imports IPython: the magics drive it, and so can a plain script.
 
 from __future__ import annotations
 
+import os
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -13,7 +14,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..client._cassette import Recording, recording_for
 from ..client._client import AsyncClient, Client
 from ..client._config import Settings
 from ..client._exceptions import OrqError
@@ -22,6 +22,7 @@ from ..display._result import Result
 from ._backends import ClientBackend, OrqPieces, PieceStream, result_from_invocation
 
 if TYPE_CHECKING:
+    from ..client._cassette import Recording
     from ..local import LocalServer
     from ._humanloop_backend import HumanloopRunner
 
@@ -144,7 +145,7 @@ class Session:
         (mode `none`) served by the local server, at its recorded pace with `pace`.
         """
         # ORQ_RECORD / ORQ_REPLAY apply to remote services only, never to a local server.
-        from_env = recording_for(None) if record is None and local is None else None
+        from_env = _from_env() if record is None and local is None else None
         self.close()
         if replay is not None:
             self.connection = _replay_connection(replay, pace=pace, humanloop=humanloop)
@@ -209,7 +210,7 @@ class Session:
                 settings.base_url,
                 api_key=settings.api_key,
                 key_source=settings.api_key_source,
-                recording=recording_for(None),
+                recording=_from_env(),
             )
         return self.connection
 
@@ -364,6 +365,15 @@ class Session:
         self.threads.clear()
         self.last = None
         return f"History ({n} invocations) and all threads cleared."
+
+
+def _from_env() -> Recording | None:
+    """The recording ORQ_RECORD / ORQ_REPLAY ask for, if any (loaded only then)."""
+    if not os.environ.keys() & {"ORQ_RECORD", "ORQ_REPLAY"}:
+        return None
+    from ..client._cassette import recording_for
+
+    return recording_for(None)
 
 
 def _replay_connection(replay: Recording, *, pace: bool, humanloop: bool) -> Connection:
