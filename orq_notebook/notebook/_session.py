@@ -96,7 +96,7 @@ class Connection:
         key = f"an API key is set (from {self.key_source})" if self.api_key else "no API key is set"
         if self.offline and not self.api_key:
             key = "no API key is needed"
-        return f"Connected to {where}; {key}.{recording_note(self.recording)}"
+        return f"Connected to {where}; {key}.{_recording_note(self.recording)}"
 
 
 class Session:
@@ -238,9 +238,8 @@ class Session:
             "environment": self.environment,
             "timeout": self.timeout,
             "max_retries": self.max_retries,
-            "record": False
-            if conn.recording is None
-            else conn.recording,  # resolved at connect, ORQ_RECORD included
+            # Resolved at connect (ORQ_RECORD included): False keeps clients from reading it again.
+            "record": False if conn.recording is None else conn.recording,
         }
 
     @property
@@ -386,7 +385,7 @@ def _replay_connection(replay: Recording, *, pace: bool, humanloop: bool) -> Con
     return Connection(kind, url, server=server, deployments_file=str(replay.path))
 
 
-def recording_note(recording: Recording | None) -> str:
+def _recording_note(recording: Recording | None) -> str:
     """` Recording to FILE (rewrite).`: what `describe` adds for a recording session."""
     if recording is None:
         return ""
