@@ -1,8 +1,9 @@
 """orq_notebook: orq.ai prompt deployments from Jupyter, and from plain Python.
 
 `%load_ext orq_notebook` registers `%orq` / `%%orq`. In Python: `Client`, `AsyncClient`,
-`run_batch`, the `Playground` and `Compare` widgets, and a local deployments server
-(`orq_notebook.local.LocalServer`) for offline work.
+`run_batch`, the `Playground` and `Compare` widgets, a local deployments server
+(`orq_notebook.local.LocalServer`) for offline work, and `Recording`s of exchanges that
+replay offline (`Client(record=FILE)`, `LocalServer(replay=FILE)`).
 
 Importing this package imports neither IPython nor ipywidgets: the notebook parts load
 when first used, so `%load_ext` and scripts stay fast.
@@ -43,6 +44,7 @@ from .client._streaming import AsyncInvocationStream, InvocationStream
 if TYPE_CHECKING:
     from .batch._api import arun_batch, run_batch
     from .batch._result import BatchResult
+    from .client._cassette import Recording
     from .display._result import Result
     from .humanloop._client import AsyncHumanloopClient, HumanloopClient
     from .notebook._apps import Compare, Playground
@@ -73,6 +75,7 @@ __all__ = [
     "PermissionDeniedError",
     "Playground",
     "RateLimitError",
+    "Recording",
     "RequestTooLargeError",
     "Result",
     "StreamError",
@@ -96,6 +99,7 @@ _LAZY = {
     "arun_batch": ".batch._api",
     "run_batch": ".batch._api",
     "Result": ".display._result",
+    "Recording": ".client._cassette",
 }
 
 

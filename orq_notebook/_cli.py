@@ -1,6 +1,7 @@
 """The `orq-notebook` command (also `python -m orq_notebook`).
 
     orq-notebook serve deployments.yaml [--host 127.0.0.1] [--port 8700] [--api-key KEY]
+    orq-notebook serve --replay answers.jsonl [--pace] [--ignore FIELD] [--match FIELD]
 
 serves the local deployments server until Ctrl+C or SIGTERM, then stops cleanly (exit 0).
 """
@@ -41,7 +42,31 @@ def _parser() -> argparse.ArgumentParser:
         help="serve a deployments file as the orq.ai Deployments API",
         description=_DESCRIPTION,
     )
-    serve.add_argument("file", metavar="FILE", help="the deployments file (.yaml, .yml or .json)")
+    serve.add_argument(
+        "file", metavar="FILE", nargs="?", help="the deployments file (.yaml, .yml or .json)"
+    )
+    serve.set_defaults(usage_error=serve.error)
+    replay = serve.add_argument_group("replaying a recording (instead of a deployments file)")
+    replay.add_argument(
+        "--replay",
+        metavar="RECORDING",
+        help="answer from a recording (made with `%%orq connect --record` or ORQ_RECORD)",
+    )
+    replay.add_argument("--pace", action="store_true", help="answer at the recorded pace")
+    replay.add_argument(
+        "--ignore",
+        action="append",
+        default=[],
+        metavar="FIELD",
+        help="leave a request field out of matching, e.g. inputs.today (repeatable)",
+    )
+    replay.add_argument(
+        "--match",
+        action="append",
+        default=[],
+        metavar="FIELD",
+        help="match a field left out by default, e.g. identity or metadata (repeatable)",
+    )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
     serve.add_argument(
         "--port",
@@ -65,12 +90,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command != "serve":
         parser.print_help()
         return 2
-    return _serve(args.file, args.host, args.port, args.api_key or os.environ.get(API_KEY_ENV))
+    if (args.file is None) == (args.replay is None):
+        args.usage_error("serve takes a deployments FILE or --replay RECORDING (one of them)")
+    if args.file is not None and (args.pace or args.ignore or args.match):
+        args.usage_error("--pace, --ignore and --match go with --replay")
+    return _serve(args, args.api_key or os.environ.get(API_KEY_ENV))
 
 
-def _serve(path: str, host: str, port: int, api_key: str | None) -> int:
+def _serve(args: argparse.Namespace, api_key: str | None) -> int:
     # Imported here so `--help` stays fast and does not need the server's dependencies.
     from .local import DeploymentFileError, LocalServer
+
+    path, host, port = args.file or args.replay, args.host, args.port
 
     stop = threading.Event()
 
@@ -79,13 +110,23 @@ def _serve(path: str, host: str, port: int, api_key: str | None) -> int:
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     server = LocalServer(
-        path, api_key=api_key, host=host, port=port, log_level="info", access_log=True
+        args.file,
+        replay=args.replay,
+        pace=args.pace,
+        ignore=args.ignore,
+        match=args.match,
+        api_key=api_key,
+        host=host,
+        port=port,
+        log_level="info",
+        access_log=True,
     )
+    what = "recording" if args.replay else "deployments file"
     try:
         try:
             server.start()
-        except DeploymentFileError as exc:
-            print(f"orq-notebook: the deployments file cannot be served:\n  {exc}", file=sys.stderr)
+        except (DeploymentFileError, ValueError) as exc:  # and RecordingFileError
+            print(f"orq-notebook: the {what} cannot be served:\n  {exc}", file=sys.stderr)
             return 1
         except OSError as exc:
             print(f"orq-notebook: cannot listen on {host}:{port}: {exc.strerror}", file=sys.stderr)
@@ -113,21 +154,27 @@ def _log_to_stderr() -> None:
 
 
 def _banner(server: LocalServer, path: str, *, required: bool) -> None:
-    assert server.store is not None
-    url, keys = server.base_url, [d.key for d in server.store.deployments()]
+    url, edits = server.base_url, "Edits to the file apply on the next request."
+    if server.recording is not None:
+        serving = f"replaying {len(server.recording)} recorded exchange(s) from {path}"
+        edits = "The recording was read at start."
+    else:
+        assert server.store is not None
+        keys = [d.key for d in server.store.deployments()]
+        serving = f"serving {len(keys)} deployment(s) from {path}: {', '.join(keys) or '-'}"
     key_line = (
         "export ORQ_API_KEY=<the key this server was started with>"
         if required
         else "export ORQ_API_KEY=local      # any value: this server requires no key"
     )
     print(
-        f"orq-notebook: serving {len(keys)} deployment(s) from {path}: {', '.join(keys) or '-'}\n"
+        f"orq-notebook: {serving}\n"
         f"Base URL: {url}\n"
         "Connect:\n"
         f"  export ORQ_BASE_URL={url}\n"
         f"  {key_line}\n"
         f'  Python:     orq_notebook.Client(base_url="{url}")\n'
         f'  orq-ai-sdk: Orq(api_key=..., server_url="{url}")\n'
-        "Edits to the file apply on the next request. Press Ctrl+C to stop.",
+        f"{edits} Press Ctrl+C to stop.",
         flush=True,
     )

@@ -81,6 +81,7 @@ CLIENT_IO = _ours(
     "client._streaming",
     "client._response_stream",
     "client._retry",
+    "client._recording",
 )
 MAGIC_API = ("IPython.core.magic", "IPython.core.magic_arguments")
 

@@ -63,6 +63,8 @@ def twin_of(settings: Settings) -> AsyncClient:
         contact_id=settings.contact_id,
         timeout=settings.timeout,
         max_retries=settings.max_retries,
+        # The same recording (or none: the first client already read ORQ_RECORD).
+        record=False if settings.recording is None else settings.recording,
     )
 
 

@@ -8,13 +8,15 @@ orq client (`_client`) and the Humanloop client build on them.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import difflib
 import json
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -43,6 +45,8 @@ from ._retry import RETRY_STATUSES, RetryPolicy, parse_retry_after
 
 if TYPE_CHECKING:
     from typing_extensions import Self
+
+    from ._cassette import Recording
 
 __all__ = ["JSON_TYPE", "SSE_TYPE", "USER_AGENT", "_AsyncClient", "_BaseClient", "_SyncClient"]
 
@@ -84,9 +88,14 @@ class _BaseClient(Generic[_HttpT, _TransportT]):
         transport: _TransportT | None = None,
         http_client: _HttpT | None = None,
         env: Mapping[str, str] | None = None,
+        record: Recording | str | os.PathLike[str] | Literal[False] | None = None,
     ) -> None:
         if transport is not None and http_client is not None:
             raise ValueError("Pass transport= or http_client=, not both.")
+        # The recording hook: `record=` (else ORQ_RECORD / ORQ_REPLAY) wraps the transport.
+        self._recording = _recording_for(record, env)
+        if self._recording is not None and http_client is not None:
+            raise ValueError("record= needs a client that owns its connections: not http_client=.")
         self.settings = self._resolve_settings(
             api_key,
             base_url,
@@ -96,6 +105,7 @@ class _BaseClient(Generic[_HttpT, _TransportT]):
             max_retries=max_retries,
             env=env,
         )
+        self.settings = dataclasses.replace(self.settings, recording=self._recording)
         self._retry = RetryPolicy(max_retries=self.settings.max_retries)
         self._clock: Callable[[], float] = time.monotonic
         self._owns_http = http_client is None
@@ -162,11 +172,15 @@ class _BaseClient(Generic[_HttpT, _TransportT]):
                     "a non-ASCII character); copy the key again."
                 )
             headers.update(self._auth_headers(key))
-        elif _is_orq_host(self.settings.base_url):
+        elif _is_orq_host(self.settings.base_url) and not self._offline:
             raise MissingAPIKeyError(env_var=API_KEY_ENV)
         if self.settings.contact_id:
             headers["X-ORQ-CONTACT-ID"] = self.settings.contact_id
         return headers
+
+    @property
+    def _offline(self) -> bool:  # replaying a recording: nothing is sent, no key is needed
+        return self._recording is not None and self._recording.offline
 
     def _auth_headers(self, key: str) -> dict[str, str]:
         return {"Authorization": key if key[:7].lower() == "bearer " else f"Bearer {key}"}
@@ -309,6 +323,10 @@ class _SyncClient(_BaseClient[httpx.Client, httpx.BaseTransport]):
         self, transport: httpx.BaseTransport | None, timeout: httpx.Timeout
     ) -> httpx.Client:
         # Redirects are followed, as the official SDK does; httpx drops the key across hosts.
+        if self._recording is not None:
+            from ._recording import RecordingTransport
+
+            transport = RecordingTransport(transport, self._recording)
         return httpx.Client(transport=transport, timeout=timeout, follow_redirects=True)
 
     def close(self) -> None:
@@ -365,6 +383,10 @@ class _AsyncClient(_BaseClient[httpx.AsyncClient, httpx.AsyncBaseTransport]):
     def _new_http(
         self, transport: httpx.AsyncBaseTransport | None, timeout: httpx.Timeout
     ) -> httpx.AsyncClient:
+        if self._recording is not None:
+            from ._recording import AsyncRecordingTransport
+
+            transport = AsyncRecordingTransport(transport, self._recording)
         return httpx.AsyncClient(transport=transport, timeout=timeout, follow_redirects=True)
 
     async def aclose(self) -> None:
@@ -414,6 +436,19 @@ class _AsyncClient(_BaseClient[httpx.AsyncClient, httpx.AsyncBaseTransport]):
 
 
 # -- helpers -----------------------------------------------------------------------------------
+
+
+def _recording_for(
+    record: Recording | str | os.PathLike[str] | Literal[False] | None,
+    env: Mapping[str, str] | None,
+) -> Recording | None:
+    # Recordings load only when asked for, so `import orq_notebook` stays as fast as it was.
+    environ = os.environ if env is None else env
+    if record is False or (record is None and not environ.keys() & {"ORQ_RECORD", "ORQ_REPLAY"}):
+        return None
+    from ._cassette import recording_for
+
+    return recording_for(record, env)
 
 
 def _hint(name: str) -> str:

@@ -33,6 +33,9 @@ class Client(_SyncClient):
         transport: an httpx transport, e.g. `httpx.MockTransport` in tests.
         http_client: an `httpx.Client` you own (and close); it keeps its own timeouts.
         env: where to read the environment variables (default `os.environ`).
+        record: a recording file (or `Recording`): record every exchange to it, or answer
+            from it, by its mode (`rewrite`, `new_episodes`, `none`; see `Recording`).
+            Default: `ORQ_RECORD` / `ORQ_REPLAY`; `False` ignores them.
     """
 
     @functools.cached_property

@@ -5,6 +5,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ._cassette import Recording
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_MAX_RETRIES", "DEFAULT_TIMEOUT", "Settings"]
 
@@ -34,6 +38,9 @@ class Settings:
     contact_id: str | None = None
     timeout: float = DEFAULT_TIMEOUT
     max_retries: int = DEFAULT_MAX_RETRIES
+    # Set by the client from `record=` (or ORQ_RECORD / ORQ_REPLAY), so a twin made from
+    # these settings (a batch's AsyncClient) records to, or replays from, the same file.
+    recording: Recording | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def resolve(

@@ -144,6 +144,7 @@ class _Humanloop(_BaseClient[Any, Any]):
         transport: Any = None,
         http_client: Any = None,
         env: Mapping[str, str] | None = None,
+        record: Any = None,
     ) -> None:
         super().__init__(
             api_key,
@@ -154,6 +155,7 @@ class _Humanloop(_BaseClient[Any, Any]):
             transport=transport,
             http_client=http_client,
             env=env,
+            record=record,
         )
 
     def _resolve_settings(
@@ -238,7 +240,8 @@ class HumanloopClient(_Humanloop, _SyncClient):
 
     Args:
         environment: the environment name sent with every call that does not give one.
-        timeout, max_retries, transport, http_client, env: as for `orq_notebook.Client`.
+        timeout, max_retries, transport, http_client, env, record: as for
+            `orq_notebook.Client`.
     """
 
     @overload

@@ -4,6 +4,11 @@
     with LocalServer("deployments.yaml") as server:
         server.base_url        # "http://127.0.0.1:PORT": give it to a client as its base URL
 
+It can also replay a recording instead (``LocalServer(replay="answers.jsonl", pace=False)``,
+``orq-notebook serve --replay answers.jsonl``): the same answers and stream events as when it
+was recorded with ``Client(record=...)`` or ``%orq connect --record`` (see
+``orq_notebook.Recording``).
+
 From a shell: ``orq-notebook serve deployments.yaml [--host 127.0.0.1] [--port 8700]
 [--api-key KEY]`` (or ``ORQ_LOCAL_API_KEY``). It binds 127.0.0.1 by default; with a key,
 every request needs ``Authorization: Bearer <key>``, without one any request is accepted.

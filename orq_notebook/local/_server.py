@@ -17,12 +17,16 @@ import threading
 import time
 from collections.abc import Iterator
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import uvicorn
 from starlette.types import ASGIApp
 
 from ._app import DEFAULT_MAX_BODY_BYTES, create_app
 from ._store import DeploymentStore
+
+if TYPE_CHECKING:
+    from ..client._cassette import Recording
 
 __all__ = ["LocalServer", "ServerThread"]
 
@@ -128,19 +132,29 @@ class LocalServer:
 
     Args:
         deployments: path of a YAML/JSON deployments file, or a `DeploymentStore`.
+        replay: instead of deployments, a recording to answer from (`Client(record=FILE)`,
+            `%orq connect --record FILE`): the same answers, the same stream events.
+        pace: with `replay`, answer at the recorded pace (default: at once).
+        ignore, match: with `replay`, fields left out of matching or taken into it after
+            all (see `orq_notebook.Recording`).
         api_key: when set, requests need `Authorization: Bearer <api_key>`.
         host, port: where to listen; `port=0` (the default) picks a free port.
         max_body_bytes: larger request bodies get 413.
         log_level, access_log: uvicorn's logging (quiet by default).
 
-    `start()` loads the file first: an invalid file raises `DeploymentFileError` and nothing
-    starts. The file is re-read when it changes, on the next request.
+    `start()` loads the file first: an invalid file raises `DeploymentFileError` (a recording,
+    `RecordingFileError`) and nothing starts. A deployments file is re-read when it changes,
+    on the next request; a recording is read once.
     """
 
     def __init__(
         self,
-        deployments: str | os.PathLike[str] | DeploymentStore,
+        deployments: str | os.PathLike[str] | DeploymentStore | None = None,
         *,
+        replay: str | os.PathLike[str] | Recording | None = None,
+        pace: bool = False,
+        ignore: tuple[str, ...] | list[str] = (),
+        match: tuple[str, ...] | list[str] = (),
         api_key: str | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
@@ -148,7 +162,13 @@ class LocalServer:
         log_level: str = "warning",
         access_log: bool = False,
     ) -> None:
+        if (deployments is None) == (replay is None):
+            raise ValueError("Give LocalServer a deployments file or replay=FILE (one of them).")
+        if replay is not None and not isinstance(replay, (str, os.PathLike)) and not replay.offline:
+            raise ValueError("A Recording to replay is opened with mode='none'.")
         self._source = deployments
+        self._replay, self._pace, self._match_rules = replay, pace, (tuple(ignore), tuple(match))
+        self.recording: Recording | None = None
         self._api_key = api_key
         self._max_body_bytes, self._log_level, self._access_log = (
             max_body_bytes,
@@ -163,6 +183,8 @@ class LocalServer:
 
     def __repr__(self) -> str:
         source = self._source if isinstance(self._source, DeploymentStore) else str(self._source)
+        if self._replay is not None:
+            source = f"replaying {self.recording.path if self.recording else self._replay}"
         state = self.base_url if self.running else "stopped"
         auth = "key required" if self._api_key else "no key"
         return f"<LocalServer {source} {state} ({auth})>"
@@ -186,10 +208,7 @@ class LocalServer:
         """Load the deployments and start serving; returns the server. No-op when running."""
         if self.running:
             return self
-        if not isinstance(self._source, DeploymentStore):
-            self.store = DeploymentStore.from_file(self._source)
-        assert self.store is not None
-        app = create_app(self.store, api_key=self._api_key, max_body_bytes=self._max_body_bytes)
+        app = self._replay_app() if self._replay is not None else self._app()
         thread = ServerThread(
             app,
             host=self.host,
@@ -200,6 +219,31 @@ class LocalServer:
         thread.start()
         self._thread = thread
         return self
+
+    def _app(self) -> ASGIApp:
+        assert self._source is not None
+        if not isinstance(self._source, DeploymentStore):
+            self.store = DeploymentStore.from_file(self._source)
+        assert self.store is not None
+        return create_app(self.store, api_key=self._api_key, max_body_bytes=self._max_body_bytes)
+
+    def _replay_app(self) -> ASGIApp:
+        # Loaded here, so serving a deployments file never imports the recording machinery.
+        from ..client._cassette import Recording
+        from ._replay import create_replay_app
+
+        recording, (ignore, match) = self._replay, self._match_rules
+        if not isinstance(recording, Recording):
+            assert recording is not None
+            # Read at each start, so a restarted server answers what was recorded since.
+            recording = Recording(recording, mode="none", ignore=ignore, match=match)
+        self.recording = recording
+        return create_replay_app(
+            recording,
+            api_key=self._api_key,
+            pace=self._pace,
+            max_body_bytes=self._max_body_bytes,
+        )
 
     def stop(self) -> None:
         """Stop serving (idempotent)."""

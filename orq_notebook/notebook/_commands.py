@@ -21,6 +21,7 @@ from ._magic_args import (
     parse_assignments,
     resolve_value,
 )
+from ._recording_options import add_record_options, open_recordings
 
 if TYPE_CHECKING:
     from ._session import Session
@@ -111,12 +112,18 @@ def _p_connect(p: MagicParser) -> None:
     where = p.add_mutually_exclusive_group()
     where.add_argument("--local", metavar="FILE", help="serve FILE with the local server")
     where.add_argument("--url", metavar="URL", help="an orq-compatible API at URL")
+    where.add_argument(
+        "--replay",
+        metavar="RECORDING",
+        help="answer from a recording, served by the local server (no key, no network)",
+    )
     p.option(
         "--humanloop",
         flag=True,
         help="Humanloop's v4 API (completion-deployed / chat-deployed) instead of orq's; "
         "key from HUMANLOOP_API_KEY; with --local, the local server's /v4 routes",
     )
+    add_record_options(p)
 
 
 def _p_invoke(p: MagicParser) -> None:
@@ -187,26 +194,30 @@ def _p_batch(p: MagicParser) -> None:
 
 
 def _connect(m: Host, a: Any, cell: str | None, ns: Namespace) -> Any:
+    # Files are read before the session lets go of its connection: a broken one changes nothing.
+    record, replay = open_recordings(a)
     if a.local:
         _check_deployments_file(a.local)
     if a.url is not None:
         _check_url(a.url)
-    if a.humanloop:
-        conn = m.session.connect(url=a.url, local=a.local, humanloop=True)
+    if replay is not None:
+        conn = m.session.connect(replay=replay, pace=a.pace, humanloop=a.humanloop)
+    elif a.humanloop:
+        conn = m.session.connect(url=a.url, local=a.local, humanloop=True, record=record)
     elif a.local:
-        conn = m.session.connect(local=a.local)
+        conn = m.session.connect(local=a.local, record=record)
     elif a.url:
-        conn = m.session.connect(url=a.url)
+        conn = m.session.connect(url=a.url, record=record)
     else:
-        conn = m.session.connect()
-        if not conn.api_key:
+        conn = m.session.connect(record=record)
+        if not conn.api_key and not conn.offline:
             key = m.ask_key()
             if key is None:
                 raise ArgumentError(
                     "No API key: set ORQ_API_KEY before starting Jupyter (no prompt is possible "
                     "here), or use `%orq connect --local FILE` to work offline."
                 )
-            conn = m.session.connect(api_key=key, key_source="prompt")
+            conn = m.session.connect(api_key=key, key_source="prompt", record=record)
     m.apply_client_settings()
     print(conn.describe())
 

@@ -166,6 +166,7 @@ class HumanloopRunner:
         environment: str | None,
         timeout: float | None,
         max_retries: int | None,
+        record: Any = False,
     ) -> HumanloopRunner:
         """A runner over a new client; the key was resolved when the session connected."""
         client = HumanloopClient(
@@ -175,6 +176,7 @@ class HumanloopRunner:
             timeout=timeout,
             max_retries=max_retries,
             env={},
+            record=record,
         )
         return cls(client)
 

@@ -168,6 +168,8 @@ class OrqMagics(Magics):
             keys = [d.key for d in self.session.deployments(refresh=True)]
         except OrqError:
             return ""
+        if wanted in keys:  # the deployment exists (a replay that has no answer for this call)
+            return ""
         close = difflib.get_close_matches(wanted, keys, n=3, cutoff=0.5)
         if close:
             return " Did you mean: " + ", ".join(close) + "?"

@@ -6,6 +6,7 @@ It never imports IPython: the magics drive it, and so can a plain script.
 
 from __future__ import annotations
 
+import os
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from ..display._result import Result
 from ._backends import ClientBackend, OrqPieces, PieceStream, result_from_invocation
 
 if TYPE_CHECKING:
+    from ..client._cassette import Recording
     from ..local import LocalServer
     from ._humanloop_backend import HumanloopRunner
 
@@ -59,12 +61,20 @@ class HistoryEntry:
 class Connection:
     """Where the session points. The key is kept out of every repr."""
 
-    kind: str  # "orq", "url", "local", "humanloop", "humanloop-local"
+    kind: str  # "orq", "url", "local", "humanloop", "humanloop-local", "replay", ...
     base_url: str
     api_key: str | None = field(default=None, repr=False)
     key_source: str = "none"
     server: LocalServer | None = field(default=None, repr=False)
     deployments_file: str | None = None
+    recording: Recording | None = field(default=None, repr=False)  # what the clients record to
+
+    @property
+    def offline(self) -> bool:
+        """Whether answers come from a recording alone (no key is needed)."""
+        return self.kind.endswith("replay") or (
+            self.recording is not None and self.recording.offline
+        )
 
     def describe(self) -> str:
         where = {
@@ -79,9 +89,14 @@ class Connection:
             ),
             "humanloop-local": f"the local server's Humanloop v4 API at {self.base_url} "
             f"serving {self.deployments_file}",
+            "replay": f"the local server at {self.base_url} replaying {self.deployments_file}",
+            "humanloop-replay": f"the local server's Humanloop v4 API at {self.base_url} "
+            f"replaying {self.deployments_file}",
         }[self.kind]
         key = f"an API key is set (from {self.key_source})" if self.api_key else "no API key is set"
-        return f"Connected to {where}; {key}."
+        if self.offline and not self.api_key:
+            key = "no API key is needed"
+        return f"Connected to {where}; {key}.{_recording_note(self.recording)}"
 
 
 class Session:
@@ -117,16 +132,38 @@ class Session:
         api_key: str | None = None,
         key_source: str | None = None,
         humanloop: bool = False,
+        record: Recording | None = None,
+        replay: Recording | None = None,
+        pace: bool = False,
     ) -> Connection:
         """Point the session at orq.ai (default), a URL, or a deployments file served locally.
 
         With `humanloop=True`, at Humanloop's v4 API instead: `url`, else `HUMANLOOP_BASE_URL`,
         else the retired hosted API; `local` serves the file and uses its `/v4` routes.
+        `record`: every exchange of the session's clients goes to (or comes from) it; without,
+        `ORQ_RECORD` / `ORQ_REPLAY` apply to orq, a URL and Humanloop. `replay`: a recording
+        (mode `none`) served by the local server, at its recorded pace with `pace`.
         """
+        # ORQ_RECORD / ORQ_REPLAY apply to remote services only, never to a local server.
+        from_env = _from_env() if record is None and local is None else None
         self.close()
-        if humanloop:
-            self.connection = self._humanloop_connection(url, local, api_key)
+        if replay is not None:
+            self.connection = _replay_connection(replay, pace=pace, humanloop=humanloop)
             return self.connection
+        self.connection = self._connect(url, local, api_key, key_source, humanloop)
+        self.connection.recording = record if record is not None else from_env
+        return self.connection
+
+    def _connect(
+        self,
+        url: str | None,
+        local: str | Path | None,
+        api_key: str | None,
+        key_source: str | None,
+        humanloop: bool,
+    ) -> Connection:
+        if humanloop:
+            return self._humanloop_connection(url, local, api_key)
         settings = Settings.resolve(api_key=api_key, base_url=url)
         source = key_source or settings.api_key_source
         if local is not None:
@@ -134,19 +171,15 @@ class Session:
 
             server = LocalServer(local)
             server.start()
-            self.connection = Connection(
+            return Connection(
                 "local",
                 server.base_url,
                 api_key=None,
                 server=server,
                 deployments_file=str(local),
             )
-        else:
-            kind = "orq" if any(h in settings.base_url for h in ORQ_HOSTS) else "url"
-            self.connection = Connection(
-                kind, settings.base_url, api_key=settings.api_key, key_source=source
-            )
-        return self.connection
+        kind = "orq" if any(h in settings.base_url for h in ORQ_HOSTS) else "url"
+        return Connection(kind, settings.base_url, api_key=settings.api_key, key_source=source)
 
     def _humanloop_connection(
         self, url: str | None, local: str | Path | None, api_key: str | None
@@ -177,6 +210,7 @@ class Session:
                 settings.base_url,
                 api_key=settings.api_key,
                 key_source=settings.api_key_source,
+                recording=_from_env(),
             )
         return self.connection
 
@@ -204,6 +238,8 @@ class Session:
             "environment": self.environment,
             "timeout": self.timeout,
             "max_retries": self.max_retries,
+            # Resolved at connect (ORQ_RECORD included): False keeps clients from reading it again.
+            "record": False if conn.recording is None else conn.recording,
         }
 
     @property
@@ -254,6 +290,7 @@ class Session:
                 environment=self.environment,
                 timeout=self.timeout,
                 max_retries=self.max_retries,
+                record=False if conn.recording is None else conn.recording,
             )
         return self._humanloop
 
@@ -327,6 +364,35 @@ class Session:
         self.threads.clear()
         self.last = None
         return f"History ({n} invocations) and all threads cleared."
+
+
+def _from_env() -> Recording | None:
+    """The recording ORQ_RECORD / ORQ_REPLAY ask for, if any (loaded only then)."""
+    if not os.environ.keys() & {"ORQ_RECORD", "ORQ_REPLAY"}:
+        return None
+    from ..client._cassette import recording_for
+
+    return recording_for(None)
+
+
+def _replay_connection(replay: Recording, *, pace: bool, humanloop: bool) -> Connection:
+    from ..local import LocalServer
+
+    server = LocalServer(replay=replay, pace=pace).start()
+    kind, url = (
+        ("humanloop-replay", f"{server.base_url}/v4") if humanloop else ("replay", server.base_url)
+    )
+    return Connection(kind, url, server=server, deployments_file=str(replay.path))
+
+
+def _recording_note(recording: Recording | None) -> str:
+    """` Recording to FILE (rewrite).`: what `describe` adds for a recording session."""
+    if recording is None:
+        return ""
+    if recording.offline:
+        return f" Answers come from {recording.path} ({len(recording)} recorded); nothing is sent."
+    what = "what is missing" if recording.mode == "new_episodes" else "every exchange"
+    return f" Recording {what} to {recording.path} (mode {recording.mode})."
 
 
 _session: Session | None = None
