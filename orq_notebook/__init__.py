@@ -1,7 +1,8 @@
 """orq_notebook: orq.ai prompt deployments from Jupyter, and from plain Python.
 
 `%load_ext orq_notebook` registers `%orq` / `%%orq`. In Python: `Client`, `AsyncClient`,
-`run_batch`, the `Playground` and `Compare` widgets, and a local deployments server
+content parts for messages (`image`, `file_part`, `user_message`), `run_batch`, the
+`Playground` and `Compare` widgets, and a local deployments server
 (`orq_notebook.local.LocalServer`) for offline work.
 
 Importing this package imports neither IPython nor ipywidgets: the notebook parts load
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
 from .client._client import AsyncClient, Client
+from .client._content import AttachmentError, file_part, image, user_message
 from .client._exceptions import (
     APIConnectionError,
     APIError,
@@ -31,6 +33,8 @@ from .client._exceptions import (
     UnexpectedResponseError,
     UnprocessableEntityError,
 )
+from .client._feedback import FeedbackRecord
+from .client._files import File, FileList
 from .client._models import (
     Deployment,
     DeploymentConfig,
@@ -54,6 +58,7 @@ __all__ = [
     "AsyncClient",
     "AsyncHumanloopClient",
     "AsyncInvocationStream",
+    "AttachmentError",
     "AuthenticationError",
     "BadRequestError",
     "BatchResult",
@@ -62,6 +67,9 @@ __all__ = [
     "Deployment",
     "DeploymentConfig",
     "DeploymentList",
+    "FeedbackRecord",
+    "File",
+    "FileList",
     "HumanloopClient",
     "InternalServerError",
     "Invocation",
@@ -80,9 +88,12 @@ __all__ = [
     "UnprocessableEntityError",
     "__version__",
     "arun_batch",
+    "file_part",
+    "image",
     "load_ipython_extension",
     "run_batch",
     "unload_ipython_extension",
+    "user_message",
 ]
 
 # Names whose modules pull in ipywidgets or tqdm, or that few users need: imported on first

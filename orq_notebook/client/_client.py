@@ -15,6 +15,8 @@ import functools
 
 from ._base import _AsyncClient, _SyncClient
 from ._deployments import AsyncDeployments, Deployments
+from ._feedback import AsyncFeedback, Feedback
+from ._files import AsyncFiles, Files
 
 __all__ = ["AsyncClient", "Client"]
 
@@ -40,6 +42,16 @@ class Client(_SyncClient):
         """List, configure, invoke and stream deployments."""
         return Deployments(self)
 
+    @functools.cached_property
+    def files(self) -> Files:
+        """Upload, list, get and delete files (`file_ids=` of a deployment call)."""
+        return Files(self)
+
+    @functools.cached_property
+    def feedback(self) -> Feedback:
+        """Send and remove feedback on an answer's trace."""
+        return Feedback(self)
+
 
 class AsyncClient(_AsyncClient):
     """The async twin of `Client`: same arguments, `await` on every call.
@@ -54,3 +66,13 @@ class AsyncClient(_AsyncClient):
     def deployments(self) -> AsyncDeployments:
         """List, configure, invoke and stream deployments (awaitable)."""
         return AsyncDeployments(self)
+
+    @functools.cached_property
+    def files(self) -> AsyncFiles:
+        """Upload, list, get and delete files (awaitable)."""
+        return AsyncFiles(self)
+
+    @functools.cached_property
+    def feedback(self) -> AsyncFeedback:
+        """Send and remove feedback on an answer's trace (awaitable)."""
+        return AsyncFeedback(self)
