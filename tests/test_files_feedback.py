@@ -71,7 +71,7 @@ def test_image_refusals_are_one_clear_sentence(tmp_path: Path) -> None:
     big.write_bytes(PNG + bytes(2000))
     cases = {
         str(tmp_path / "missing.png"): "no such file",
-        str(bmp): "it is a BMP image, not a PNG, JPEG, GIF or WEBP image",
+        str(bmp): "it is a BMP image; orq takes PNG, JPEG, GIF or WEBP",
         str(tmp_path): "it is a folder",
     }
     for source, expected in cases.items():
@@ -80,7 +80,7 @@ def test_image_refusals_are_one_clear_sentence(tmp_path: Path) -> None:
         assert expected in str(info.value) and "\n" not in str(info.value)
     with pytest.raises(AttachmentError, match=r"it is 2 KB, and at most 1 KB can be sent"):
         image(big, max_bytes=1024)
-    with pytest.raises(AttachmentError, match="not a PNG, JPEG, GIF or WEBP"):
+    with pytest.raises(AttachmentError, match="is not a PNG, JPEG, GIF or WEBP image"):
         image("data:image/svg+xml;base64,PHN2Zz4=")
     assert isinstance(AttachmentError("x"), OrqError)
 

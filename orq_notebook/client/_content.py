@@ -114,23 +114,22 @@ def _image_data(data: bytes, name: str, max_bytes: int) -> str:
         )
     mime = sniff_image(data)
     if mime is None:
-        kind = _describe(data)
         raise AttachmentError(
-            f"Cannot send the image {name}: it is {kind}, not a PNG, JPEG, GIF or WEBP image."
+            f"Cannot send the image {name}: {_describe(data)}; orq takes PNG, JPEG, GIF or WEBP."
         )
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
 def _describe(data: bytes) -> str:
-    if data.startswith(b"BM"):
-        return "a BMP image"
-    if data.lstrip()[:5].lower() in (b"<svg ", b"<?xml"):
-        return "an SVG or XML file"
-    if data.startswith(b"%PDF"):
-        return "a PDF document"
     if not data:
-        return "empty"
-    return "not an image orq can send"
+        return "it is empty"
+    if data.startswith(b"BM"):
+        return "it is a BMP image"
+    if data.startswith(b"%PDF"):
+        return "it is a PDF document"
+    if data.lstrip()[:5].lower() in (b"<svg ", b"<?xml"):
+        return "it is an SVG or XML file"
+    return "it is not an image of a kind models take"
 
 
 def image(

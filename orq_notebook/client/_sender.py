@@ -39,15 +39,23 @@ class FeedbackSender:
             "max_retries": s.max_retries,
         }
 
-    def send(self, trace_id: str, property: str, value: FeedbackValue, id: str) -> FeedbackRecord:
+    def send(
+        self, trace_id: str, property: str, value: FeedbackValue, id: str | None = None
+    ) -> FeedbackRecord:
+        """Send feedback with `id` (a new one when None, so it can be removed later)."""
         with Client(**self._kwargs()) as client:
-            return client.feedback.create(property, value, trace_id=trace_id, id=id)
+            return client.feedback.create(
+                property, value, trace_id=trace_id, id=id or new_feedback_id()
+            )
 
     async def asend(
-        self, trace_id: str, property: str, value: FeedbackValue, id: str
+        self, trace_id: str, property: str, value: FeedbackValue, id: str | None = None
     ) -> FeedbackRecord:
+        """`send`, awaitable."""
         async with AsyncClient(**self._kwargs()) as client:
-            return await client.feedback.create(property, value, trace_id=trace_id, id=id)
+            return await client.feedback.create(
+                property, value, trace_id=trace_id, id=id or new_feedback_id()
+            )
 
     def remove(self, trace_id: str, id: str) -> None:
         with Client(**self._kwargs()) as client:

@@ -19,6 +19,7 @@ from ..client._exceptions import OrqError
 from ..client._models import Deployment
 from ..display._result import Result
 from ._backends import ClientBackend, OrqPieces, PieceStream, result_from_invocation
+from ._feedback import attach_sender
 
 if TYPE_CHECKING:
     from ..local import LocalServer
@@ -296,6 +297,8 @@ class Session:
 
     def record(self, result: Result, *, thread: str | None, sent_user: str | None) -> None:
         self.last = result
+        if self._client is not None and not self.is_humanloop:
+            attach_sender(result, self._client.settings)  # `result.feedback(...)` goes there
         status = "error" if result.error else ("partial" if result.partial else "ok")
         tokens = result.total_tokens
         self.history.append(
