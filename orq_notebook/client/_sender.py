@@ -81,4 +81,6 @@ class FeedbackSender:
                     )
                 except OrqError as exc:
                     out.append(exc)
+                except (TypeError, ValueError) as exc:  # a value the API cannot take
+                    out.append(OrqError(str(exc)))
         return out

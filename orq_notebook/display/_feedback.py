@@ -15,7 +15,15 @@ from ..client._exceptions import OrqError
 if TYPE_CHECKING:
     from ._result import Result
 
-__all__ = ["FeedbackSender", "NoFeedbackError", "aremove", "asend", "remove", "send"]
+__all__ = [
+    "FeedbackSender",
+    "NoFeedbackError",
+    "aremove",
+    "asend",
+    "feedback_problem",
+    "remove",
+    "send",
+]
 
 
 class FeedbackSender(Protocol):
@@ -32,6 +40,17 @@ class FeedbackSender(Protocol):
 
 class NoFeedbackError(OrqError):
     """This Result cannot take feedback: it has no trace id, or no connection to send it to."""
+
+
+def feedback_problem(result: Result | None) -> str | None:
+    """Why `result` cannot take feedback, in a few words; None when it can."""
+    if result is None:
+        return "no answer yet"
+    if not result.trace_id:
+        return "this answer has no trace id"
+    if result._feedback_sender is None:
+        return "this answer is not connected to a server"
+    return None
 
 
 def _target(result: Result) -> tuple[FeedbackSender, str]:
