@@ -520,6 +520,14 @@ HELP = "\n".join(
 )
 
 
+def parser_for(name: str | None) -> MagicParser:
+    """The parser of subcommand `name`, or of a `%%orq [KEY]` cell line when None."""
+    if name is None:
+        return _parser("invoke", COMMANDS["invoke"][2], _p_cell)
+    build, _, text = COMMANDS[name]
+    return _parser(name, text, build)
+
+
 def dispatch(m: Host, tokens: list[str], cell: str | None, ns: Namespace) -> Any:
     """Route a magic line to its subcommand; a cell without subcommand is an invocation."""
     if tokens and tokens[0] in ("-h", "--help"):

@@ -6,6 +6,7 @@ It never imports IPython: the magics drive it, and so can a plain script.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -107,6 +108,7 @@ class Session:
         self._aclient: AsyncClient | None = None
         self._humanloop: HumanloopRunner | None = None
         self._deployments: list[Deployment] | None = None
+        self._prefetched_for: Connection | None = None
 
     # -- where the session points -----------------------------------------------------------
 
@@ -282,6 +284,32 @@ class Session:
         if self._deployments is None or refresh:
             self._deployments = list(self.client.deployments.iter())
         return self._deployments
+
+    def cached_deployments(self) -> list[Deployment] | None:
+        """The deployments fetched last, without asking the server (None: not fetched yet)."""
+        return self._deployments
+
+    def prefetch_deployments(self) -> threading.Thread | None:
+        """Fetch the deployment list once per connection, in a background thread, so tab
+        completion has keys without a keystroke waiting on the network. Returns the thread;
+        None when the list is there, was already asked for, or cannot be (Humanloop)."""
+        conn = self.ensure_connection()
+        if self._deployments is not None or self._prefetched_for is conn or self.is_humanloop:
+            return None
+        self._prefetched_for = conn
+        client = self.client  # made here, on the caller's thread, not by two threads at once
+
+        def fetch() -> None:
+            try:
+                found = list(client.deployments.iter())
+            except Exception:  # no key, no server: completion simply has no keys
+                return
+            if self.connection is conn and self._deployments is None:  # not reconnected since
+                self._deployments = found
+
+        thread = threading.Thread(target=fetch, name="orq-deployment-keys", daemon=True)
+        thread.start()
+        return thread
 
     def cached_deployment(self, key: str) -> Deployment | None:
         for d in self._deployments or ():
