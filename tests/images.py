@@ -32,15 +32,17 @@ def png(width: int, height: int, pixel: Callable[[int, int], Pixel]) -> bytes:
 
 def bar_chart(width: int = 96, height: int = 64) -> bytes:
     """Four bars on white: a picture that reads as a chart in a thumbnail."""
-    bars = [(10, 0.45, (66, 133, 244)), (32, 0.8, (52, 168, 83)), (54, 0.6, (251, 188, 5))]
-    bars.append((76, 0.3, (234, 67, 53)))
+    colours = [(66, 133, 244), (52, 168, 83), (251, 188, 5), (234, 67, 53)]
+    shares = [0.45, 0.8, 0.6, 0.3]
+    step, bar = (width - 8) // 4, max(2, (width - 8) * 3 // 20)
 
     def pixel(x: int, y: int) -> Pixel:
         if y == height - 6 and 4 <= x < width - 4:
             return (90, 90, 90)
-        for left, share, colour in bars:
+        for i, (share, colour) in enumerate(zip(shares, colours, strict=True)):
+            left = 4 + i * step + (step - bar) // 2
             top = height - 6 - int((height - 14) * share)
-            if left <= x < left + 14 and top <= y < height - 6:
+            if left <= x < left + bar and top <= y < height - 6:
                 return colour
         return (255, 255, 255)
 
