@@ -28,13 +28,13 @@ class FeedbackButtons:
     """Two buttons and a note; `.widget` is the row to place, `set_result` arms them."""
 
     def __init__(self) -> None:
-        small = widgets.Layout(width="3.2em", height="28px", padding="0")
-        self.up = widgets.Button(
-            description="👍", tooltip="Good answer: rate it on orq", layout=small
-        )
-        self.down = widgets.Button(
-            description="👎", tooltip="Bad answer: rate it on orq", layout=small
-        )
+        # Font Awesome thumbs (the icons ipywidgets ships, like Run's ▶), not emoji: a browser
+        # without an emoji font would draw 👍 as an empty box.
+        self.up = widgets.Button(icon="thumbs-up", tooltip="👍 Good answer: rate it on orq")
+        self.down = widgets.Button(icon="thumbs-down", tooltip="👎 Bad answer: rate it on orq")
+        for button, name in ((self.up, "orq-thumbs-up"), (self.down, "orq-thumbs-down")):
+            button.layout = widgets.Layout(width="3em", height="28px", padding="0")
+            button.add_class(name)
         self.note = widgets.HTML()
         self.widget = widgets.HBox(
             [self.up, self.down, self.note],
