@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
 from .client._client import AsyncClient, Client
-from .client._content import AttachmentError, file_part, image, user_message
 from .client._exceptions import (
     APIConnectionError,
     APIError,
@@ -33,8 +32,6 @@ from .client._exceptions import (
     UnexpectedResponseError,
     UnprocessableEntityError,
 )
-from .client._feedback import FeedbackRecord
-from .client._files import File, FileList
 from .client._models import (
     Deployment,
     DeploymentConfig,
@@ -47,6 +44,9 @@ from .client._streaming import AsyncInvocationStream, InvocationStream
 if TYPE_CHECKING:
     from .batch._api import arun_batch, run_batch
     from .batch._result import BatchResult
+    from .client._content import AttachmentError, file_part, image, user_message
+    from .client._feedback import FeedbackRecord
+    from .client._files import File, FileList
     from .display._result import Result
     from .humanloop._client import AsyncHumanloopClient, HumanloopClient
     from .notebook._apps import Compare, Playground
@@ -107,6 +107,13 @@ _LAZY = {
     "arun_batch": ".batch._api",
     "run_batch": ".batch._api",
     "Result": ".display._result",
+    "AttachmentError": ".client._content",
+    "file_part": ".client._content",
+    "image": ".client._content",
+    "user_message": ".client._content",
+    "FeedbackRecord": ".client._feedback",
+    "File": ".client._files",
+    "FileList": ".client._files",
 }
 
 

@@ -506,7 +506,9 @@ COMMANDS: dict[str, tuple[Callable[[MagicParser], None], Command, str]] = {
 }
 
 # Subcommands that need orq's Deployments API (listing, configs, widgets, batch).
-_ORQ_ONLY = frozenset({"list", "config", "invalidate", "playground", "compare", "batch"})
+_ORQ_ONLY = frozenset(
+    {"list", "config", "invalidate", "playground", "compare", "batch", "feedback"}
+)
 
 HELP = "\n".join(
     [
