@@ -1,7 +1,8 @@
 """orq_notebook: orq.ai prompt deployments from Jupyter, and from plain Python.
 
 `%load_ext orq_notebook` registers `%orq` / `%%orq`. In Python: `Client`, `AsyncClient`,
-`run_batch`, the `Playground` and `Compare` widgets, a local deployments server
+content parts for messages (`image`, `file_part`, `user_message`), `run_batch`, the
+`Playground` and `Compare` widgets, a local deployments server
 (`orq_notebook.local.LocalServer`) for offline work, and `Recording`s of exchanges that
 replay offline (`Client(record=FILE)`, `LocalServer(replay=FILE)`).
 
@@ -45,6 +46,9 @@ if TYPE_CHECKING:
     from .batch._api import arun_batch, run_batch
     from .batch._result import BatchResult
     from .client._cassette import Recording
+    from .client._content import AttachmentError, file_part, image, user_message
+    from .client._feedback import FeedbackRecord
+    from .client._files import File, FileList
     from .display._result import Result
     from .humanloop._client import AsyncHumanloopClient, HumanloopClient
     from .notebook._apps import Compare, Playground
@@ -56,6 +60,7 @@ __all__ = [
     "AsyncClient",
     "AsyncHumanloopClient",
     "AsyncInvocationStream",
+    "AttachmentError",
     "AuthenticationError",
     "BadRequestError",
     "BatchResult",
@@ -64,6 +69,9 @@ __all__ = [
     "Deployment",
     "DeploymentConfig",
     "DeploymentList",
+    "FeedbackRecord",
+    "File",
+    "FileList",
     "HumanloopClient",
     "InternalServerError",
     "Invocation",
@@ -83,9 +91,12 @@ __all__ = [
     "UnprocessableEntityError",
     "__version__",
     "arun_batch",
+    "file_part",
+    "image",
     "load_ipython_extension",
     "run_batch",
     "unload_ipython_extension",
+    "user_message",
 ]
 
 # Names whose modules pull in ipywidgets or tqdm, or that few users need: imported on first
@@ -100,6 +111,13 @@ _LAZY = {
     "run_batch": ".batch._api",
     "Result": ".display._result",
     "Recording": ".client._cassette",
+    "AttachmentError": ".client._content",
+    "file_part": ".client._content",
+    "image": ".client._content",
+    "user_message": ".client._content",
+    "FeedbackRecord": ".client._feedback",
+    "File": ".client._files",
+    "FileList": ".client._files",
 }
 
 

@@ -82,6 +82,9 @@ CLIENT_IO = _ours(
     "client._response_stream",
     "client._retry",
     "client._recording",
+    "client._files",
+    "client._feedback",
+    "client._sender",
 )
 MAGIC_API = ("IPython.core.magic", "IPython.core.magic_arguments")
 

@@ -26,6 +26,7 @@ from typing import Any
 from ..client._client import AsyncClient, Client
 from ..client._config import Settings
 from ._engine import BatchRun, Observed, OnResult, RowSpec, rows_to_specs, shared_fields
+from ._feedback import FeedbackReport, send_rows_feedback
 from ._result import BatchResult, RowResult
 
 __all__ = [
@@ -309,7 +310,8 @@ def _run_in_thread(run: BatchRun, settings: Settings | None) -> None:
 
 @dataclass(frozen=True)
 class _Rerun:
-    """The `Rerunner` of a result made here: runs rows again through the run's own client."""
+    """The `Rerunner` of a result made here: runs rows again (and sends their feedback)
+    through the run's own client."""
 
     client: AnyClient | None  # what the caller passed as client=; never shown
 
@@ -364,3 +366,11 @@ class _Rerun:
         """`rerun` on the running loop."""
         plan = self._plan(previous, targets, concurrency, client, stream, progress, request_fields)
         return previous.merged(await _arun(plan))
+
+    def send_feedback(
+        self, result: BatchResult, values: Any, *, property: str, client: Any
+    ) -> FeedbackReport:
+        """Send a feedback column through `client`, else the run's client, else the default."""
+        chosen = _given(client if client is not None else self.client)
+        settings = chosen.settings if chosen is not None else Settings.resolve()
+        return send_rows_feedback(result, values, property=property, settings=settings)

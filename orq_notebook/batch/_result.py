@@ -25,6 +25,7 @@ from ..display._render import (
 
 if TYPE_CHECKING:
     from ..display._result import Result
+    from ._feedback import FeedbackReport
 
 __all__ = ["BatchResult", "Rerunner", "RowResult", "Status", "percentile"]
 
@@ -153,6 +154,10 @@ class Rerunner(Protocol):
         progress: bool,
         request_fields: Mapping[str, Any],
     ) -> BatchResult: ...
+
+    def send_feedback(
+        self, result: BatchResult, values: Any, *, property: str, client: Any
+    ) -> FeedbackReport: ...
 
 
 class BatchResult:
@@ -304,6 +309,21 @@ class BatchResult:
             progress=progress,
             request_fields=request_fields,
         )
+
+    # -- feedback ---------------------------------------------------------------------------
+
+    def send_feedback(
+        self, values: Any, *, property: str = "rating", client: Any = None
+    ) -> FeedbackReport:
+        """Send a feedback column to orq, one value per row on that row's trace.
+
+        `values`: one per row in order (a list, or a pandas Series such as `df["rating"]`), a
+        dict `{row index: value}`, or a function of a `RowResult`. None, NaN and "" leave a
+        row out. `property` is `rating` (`good`/`bad`), `correction`, `defects`, ... Sent
+        through the run's own client unless `client=` is given. Returns a `FeedbackReport`.
+        Usage: `result.send_feedback(df["rating"])`.
+        """
+        return self._rerunner().send_feedback(self, values, property=property, client=client)
 
     def _rerunner(self) -> Rerunner:
         if self.rerunner is None:

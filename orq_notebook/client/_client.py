@@ -12,9 +12,14 @@ with Client() as client:                      # the key comes from ORQ_API_KEY
 from __future__ import annotations
 
 import functools
+from typing import TYPE_CHECKING
 
 from ._base import _AsyncClient, _SyncClient
 from ._deployments import AsyncDeployments, Deployments
+
+if TYPE_CHECKING:  # imported on first use: `import orq_notebook` stays as fast as it was
+    from ._feedback import AsyncFeedback, Feedback
+    from ._files import AsyncFiles, Files
 
 __all__ = ["AsyncClient", "Client"]
 
@@ -43,6 +48,20 @@ class Client(_SyncClient):
         """List, configure, invoke and stream deployments."""
         return Deployments(self)
 
+    @functools.cached_property
+    def files(self) -> Files:
+        """Upload, list, get and delete files (`file_ids=` of a deployment call)."""
+        from ._files import Files
+
+        return Files(self)
+
+    @functools.cached_property
+    def feedback(self) -> Feedback:
+        """Send and remove feedback on an answer's trace."""
+        from ._feedback import Feedback
+
+        return Feedback(self)
+
 
 class AsyncClient(_AsyncClient):
     """The async twin of `Client`: same arguments, `await` on every call.
@@ -57,3 +76,17 @@ class AsyncClient(_AsyncClient):
     def deployments(self) -> AsyncDeployments:
         """List, configure, invoke and stream deployments (awaitable)."""
         return AsyncDeployments(self)
+
+    @functools.cached_property
+    def files(self) -> AsyncFiles:
+        """Upload, list, get and delete files (awaitable)."""
+        from ._files import AsyncFiles
+
+        return AsyncFiles(self)
+
+    @functools.cached_property
+    def feedback(self) -> AsyncFeedback:
+        """Send and remove feedback on an answer's trace (awaitable)."""
+        from ._feedback import AsyncFeedback
+
+        return AsyncFeedback(self)

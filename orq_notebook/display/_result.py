@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
 from orq_notebook.client._models import Invocation
+from orq_notebook.display import _feedback
 from orq_notebook.display._render import (
     MUTED_STYLE,
     escape_html,
@@ -26,6 +27,10 @@ from orq_notebook.display._render import (
     safe_markdown,
     shorten,
 )
+from orq_notebook.display._sent import SentView, sent_images, thumbnails_html
+
+if TYPE_CHECKING:
+    from orq_notebook.display._feedback import FeedbackSender
 
 __all__ = ["DEFAULT_MIMETYPES", "Result"]
 
@@ -153,6 +158,49 @@ class Result:
 
     def __post_init__(self) -> None:
         self._shown = False
+        self._feedback_sender: FeedbackSender | None = None
+        self._feedback_ids: dict[str, str] = {}
+        self.feedback_given: dict[str, Any] = {}  # property -> value sent from this Result
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The sender holds the connection's key: a pickled or copied Result leaves it behind.
+        state = dict(self.__dict__)
+        state["_feedback_sender"] = None
+        state.pop("_ipython_display_", None)
+        return state
+
+    # -----------------------------------------------------------------------------------------
+    # Feedback (display/_feedback.py) and what was sent (display/_sent.py)
+
+    def attach_feedback(self, sender: FeedbackSender | None) -> None:
+        """Say where `feedback()` sends to (done by the session and the widgets' backend)."""
+        self._feedback_sender = sender
+
+    def feedback(self, property: str, value: Any) -> Any:
+        """Send feedback on this answer to orq: `res.feedback("rating", "good")`.
+
+        `property` is `rating` (`good`/`bad`), `defects`, `interactions`, `correction` (free
+        text) or a Human Review key of the workspace. Sending a property again replaces its
+        earlier value. Returns the server's echo; raises an `OrqError` when it fails.
+        """
+        return _feedback.send(self, property, value)
+
+    async def afeedback(self, property: str, value: Any) -> Any:
+        """`feedback`, awaitable (for code on a running event loop, like widgets)."""
+        return await _feedback.asend(self, property, value)
+
+    def remove_feedback(self, property: str = "rating") -> None:
+        """Take back the feedback on `property` sent from this Result."""
+        _feedback.remove(self, property)
+
+    async def aremove_feedback(self, property: str = "rating") -> None:
+        """`remove_feedback`, awaitable."""
+        await _feedback.aremove(self, property)
+
+    @property
+    def sent(self) -> SentView:
+        """The messages sent for this answer, images shown as thumbnails."""
+        return SentView(self.messages)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Result:
@@ -248,9 +296,11 @@ class Result:
 
     def to_text(self) -> str:
         """The answer, its tool calls and a one-line footer, as plain text."""
-        blocks = [self.text] if self.text else []
+        sent = [f"[sent image: {image.label()}]" for image in sent_images(self.messages)]
+        blocks = [" ".join(sent)] if sent else []
+        blocks += [self.text] if self.text else []
         blocks += [f"→ tool call {name}({args})" for name, args, _ in self._calls()]
-        if not blocks:
+        if not self.text and not self.tool_calls:
             blocks.append("(no text)")
         footer = " · ".join(self._footer_items())
         if self.trace_id:
@@ -260,8 +310,13 @@ class Result:
         return "\n".join(blocks) + f"\n── {footer}"
 
     def to_markdown(self) -> str:
-        """The answer rendered as Markdown (model HTML neutralised), then a small footer."""
-        blocks = [safe_markdown(self.text)] if self.text else []
+        """The answer rendered as Markdown (model HTML neutralised), then a small footer.
+
+        Images the user sent come first, as thumbnails; nothing the model wrote becomes HTML.
+        """
+        thumbs = thumbnails_html(sent_images(self.messages))
+        blocks = [thumbs] if thumbs else []
+        blocks += [safe_markdown(self.text)] if self.text else []
         for name, args, call_id in self._calls():
             fence = "`" * max(3, _longest_run(args, "`") + 1)
             ident = (
@@ -271,7 +326,7 @@ class Result:
             )
             call = f"**→ tool call** {escape_markdown(name, newline=' ', block=False)}{ident}"
             blocks.append(f"{call}\n\n{fence}json\n{args}\n{fence}")
-        if not blocks:
+        if not self.text and not self.tool_calls:
             blocks.append("*(no text)*")
         if self.error is not None:
             blocks.append(f"**⚠ failed:** {_inline_md(self.error)}")
@@ -286,6 +341,8 @@ class Result:
     def to_html(self) -> str:
         """The answer as escaped, wrapping text with a compact footer (never raw model HTML)."""
         parts = ['<div class="orq-result">']
+        if thumbs := thumbnails_html(sent_images(self.messages)):
+            parts.append(f"<div>{thumbs}</div>")
         if self.text:
             parts.append(
                 '<div style="white-space:pre-wrap;overflow-wrap:anywhere">'

@@ -9,7 +9,8 @@ Routes (behind any path prefix: `/some/prefix/v2/deployments` works as well):
     DELETE /v2/deployments/invalidate/{id}      204; reloads the file, resets fault counters
     GET    /v2/deployments/{key_or_id}/versions the deployment's versions, newest first
 
-and Humanloop's v4 `POST /v4/completion-deployed` and `/v4/chat-deployed` (`_humanloop_app`).
+and Humanloop's v4 `POST /v4/completion-deployed` and `/v4/chat-deployed` (`_humanloop_app`),
+orq's files API (`/v2/files`, `_files`) and feedback API (`/v2/feedback`, `_feedback`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..client._models import InvokeRequest
 from ._answers import EventStream, json_answer
+from ._feedback import FeedbackStore, feedback_routes
+from ._files import FileStore, file_routes
 from ._humanloop_app import HumanloopGate, humanloop_routes, is_humanloop_path
 from ._reading import DeploymentFileError
 from ._resolve import config_message, parse_request, prepare
@@ -308,6 +311,8 @@ def create_app(
             Route(f"{_API}/invalidate/{{deployment_id}}", invalidate, methods=["DELETE"]),
             Route(f"{_API}/{{key_or_id}}/versions", list_versions, methods=["GET"]),
             *humanloop_routes(),
+            *file_routes(),
+            *feedback_routes(),
         ],
         middleware=[Middleware(_Gate, api_key=api_key)],
         exception_handlers={
@@ -319,4 +324,5 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.store, app.state.upstream, app.state.max_body_bytes = store, upstream, max_body_bytes
+    app.state.files, app.state.feedback = FileStore(), FeedbackStore()
     return app

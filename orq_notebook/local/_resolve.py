@@ -230,7 +230,11 @@ def _describe_part(part: Mapping[str, Any]) -> str:
         return str(part["text"])
     if kind == "image_url":
         url = str(part["image_url"]["url"])
-        return f"[image: {url[:40] + '...' if url.startswith('data:') else url}]"
+        if url.startswith("data:"):  # the type and size, not kilobytes of base64
+            head, _, data = url.partition(",")
+            size = len(data) * 3 // 4 - data.count("=")
+            return f"[image: {head[5:].split(';')[0]}, {size} bytes inline]"
+        return f"[image: {url}]"
     if kind == "input_audio":
         return f"[audio: {part['input_audio']['format']}]"
     if kind == "file":

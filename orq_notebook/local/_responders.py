@@ -2,9 +2,11 @@
 
 * **echo** answers with the final message list, one message per line, so you see exactly
   what would be sent: ``system: You answer for Acme.`` / ``user: Hi``. Non-text parts appear
-  as ``[image: url]``, ``[audio: wav]``, ``[file: name]``; tool calls as
+  as ``[image: url]`` (``[image: image/png, 2048 bytes inline]`` for a data URI),
+  ``[audio: wav]``, ``[file: name]``; tool calls as
   ``[tool call: name(arguments)]``; a tool message as ``tool (call_1): ...``. When model
-  parameters are set, a last line shows them: ``(parameters: temperature=0.2, maxTokens=256)``.
+  parameters are set, a line shows them: ``(parameters: temperature=0.2, maxTokens=256)``;
+  uploaded files sent in `file_ids` a last one: ``(file_ids: file_01J…)``.
 * **mock** answers with fixed text. `invoke_options.mock_response` overrides any responder.
 * **openai** posts to ``{base_url}/chat/completions`` of any OpenAI-compatible server
   (Ollama, vLLM, LM Studio, OpenAI) and streams its `choices[0].delta.content` through.
@@ -64,6 +66,8 @@ def echo_text(prepared: Prepared) -> str:
     if prepared.parameters:
         shown = ", ".join(f"{k}={json.dumps(v)}" for k, v in prepared.parameters.items())
         lines.append(f"(parameters: {shown})")
+    if prepared.request.file_ids:
+        lines.append(f"(file_ids: {', '.join(prepared.request.file_ids)})")
     return "\n".join(lines)
 
 

@@ -13,6 +13,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from ..client._client import AsyncClient
 from ..client._config import Settings
 from ..client._models import Deployment, DeploymentConfig, Invocation
+from ..client._sender import FeedbackSender
 from ..client._streaming import InvocationStream
 from ..display._result import Result
 
@@ -222,7 +223,9 @@ class ClientBackend:
             async for chunk in stream:
                 if chunk.content:
                     on_text(chunk.content)
-        return result_from_stream(stream, key=key, sent=sent)
+        result = result_from_stream(stream, key=key, sent=sent)
+        result.attach_feedback(FeedbackSender(self.client.settings))  # the 👍 / 👎 buttons
+        return result
 
 
 _ASYNC_TWINS: dict[Settings, AsyncClient] = {}

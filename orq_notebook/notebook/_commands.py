@@ -13,6 +13,8 @@ from pydantic import ValidationError
 from ..client._exceptions import NotFoundError, OrqError
 from ..client._templating import render
 from ..display._render import Table
+from ._attachments import attachment_options, upload_files, user_content
+from ._feedback import feedback_command, feedback_parser
 from ._magic_args import (
     ArgumentError,
     MagicParser,
@@ -94,6 +96,7 @@ def _invoke_options(p: MagicParser) -> None:
         flag=True,
         help="return token usage (on by default: OrqMagics.include_usage)",
     )
+    attachment_options(p)
 
 
 def _positive(text: str) -> int:
@@ -418,11 +421,14 @@ def _invoke(m: Host, a: Any, cell: str | None, ns: Namespace) -> Any:
         sent += m.session.thread_messages(a.thread, m.max_history)
     if a.messages:
         sent += [dict(x) for x in resolve_value("--messages", a.messages, ns, expect=list)]
-    if text is not None:
-        sent.append({"role": "user", "content": text})
+    content = user_content(a, text)  # the text, and any --image parts
+    if content is not None:
+        sent.append({"role": "user", "content": content})
     if sent:
         fields["messages"] = sent
     fields = {k: v for k, v in fields.items() if v is not None}
+    if uploaded := upload_files(m, a):  # --file: last, once the request is known to be good
+        fields["file_ids"] = [*fields.get("file_ids", []), *uploaded]
 
     version = (d := m.session.cached_deployment(key)) and d.version
     stream = m.stream and not a.no_stream
@@ -506,11 +512,14 @@ COMMANDS: dict[str, tuple[Callable[[MagicParser], None], Command, str]] = {
     "playground": (_p_playground, _playground, "a widget to try a deployment"),
     "compare": (_p_compare, _compare, "several deployments or contexts side by side"),
     "batch": (_p_batch, _batch, "run a deployment over many rows"),
+    "feedback": (feedback_parser, feedback_command, "rate the last answer: good or bad"),
     "help": (_p_none, _help, "this overview"),
 }
 
 # Subcommands that need orq's Deployments API (listing, configs, widgets, batch).
-_ORQ_ONLY = frozenset({"list", "config", "invalidate", "playground", "compare", "batch"})
+_ORQ_ONLY = frozenset(
+    {"list", "config", "invalidate", "playground", "compare", "batch", "feedback"}
+)
 
 HELP = "\n".join(
     [
@@ -522,6 +531,14 @@ HELP = "\n".join(
         "Configuration: %config OrqMagics",
     ]
 )
+
+
+def parser_for(name: str | None) -> MagicParser:
+    """The parser of subcommand `name`, or of a `%%orq [KEY]` cell line when None."""
+    if name is None:
+        return _parser("invoke", COMMANDS["invoke"][2], _p_cell)
+    build, _, text = COMMANDS[name]
+    return _parser(name, text, build)
 
 
 def dispatch(m: Host, tokens: list[str], cell: str | None, ns: Namespace) -> Any:

@@ -204,9 +204,11 @@ def _validation_line(exc: ValidationError) -> str:
 def load_ipython_extension(ipython: Any) -> None:
     """Register `%orq` / `%%orq` (called by `%load_ext orq_notebook`)."""
     from ..batch._api import set_default_client
+    from ._completion import install_completer
 
     magics = OrqMagics(ipython)
     ipython.register_magics(magics)
+    install_completer(ipython, magics)  # %orq <TAB>
     # `run_batch(...)` in a cell uses the notebook's connection, like the magics do.
     set_default_client(lambda: magics.session.client)
     if magics not in ipython.configurables:
@@ -216,8 +218,10 @@ def load_ipython_extension(ipython: Any) -> None:
 def unload_ipython_extension(ipython: Any) -> None:
     """Stop a local server the session started; `%reload_ext` starts fresh."""
     from ..batch._api import set_default_client
+    from ._completion import uninstall_completer
 
     set_default_client(None)
+    uninstall_completer(ipython)
     magics = ipython.magics_manager.registry.pop("OrqMagics", None)
     if magics is not None:
         magics.session.close()

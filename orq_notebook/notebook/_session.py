@@ -7,6 +7,7 @@ It never imports IPython: the magics drive it, and so can a plain script.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from ..client._exceptions import OrqError
 from ..client._models import Deployment
 from ..display._result import Result
 from ._backends import ClientBackend, OrqPieces, PieceStream, result_from_invocation
+from ._feedback import attach_sender
 
 if TYPE_CHECKING:
     from ..client._cassette import Recording
@@ -121,6 +123,7 @@ class Session:
         self._aclient: AsyncClient | None = None
         self._humanloop: HumanloopRunner | None = None
         self._deployments: list[Deployment] | None = None
+        self._prefetched_for: Connection | None = None
 
     # -- where the session points -----------------------------------------------------------
 
@@ -319,6 +322,32 @@ class Session:
             self._deployments = list(self.client.deployments.iter())
         return self._deployments
 
+    def cached_deployments(self) -> list[Deployment] | None:
+        """The deployments fetched last, without asking the server (None: not fetched yet)."""
+        return self._deployments
+
+    def prefetch_deployments(self) -> threading.Thread | None:
+        """Fetch the deployment list once per connection, in a background thread, so tab
+        completion has keys without a keystroke waiting on the network. Returns the thread;
+        None when the list is there, was already asked for, or cannot be (Humanloop)."""
+        conn = self.ensure_connection()
+        if self._deployments is not None or self._prefetched_for is conn or self.is_humanloop:
+            return None
+        self._prefetched_for = conn
+        client = self.client  # made here, on the caller's thread, not by two threads at once
+
+        def fetch() -> None:
+            try:
+                found = list(client.deployments.iter())
+            except Exception:  # no key, no server: completion simply has no keys
+                return
+            if self.connection is conn and self._deployments is None:  # not reconnected since
+                self._deployments = found
+
+        thread = threading.Thread(target=fetch, name="orq-deployment-keys", daemon=True)
+        thread.start()
+        return thread
+
     def cached_deployment(self, key: str) -> Deployment | None:
         for d in self._deployments or ():
             if key in (d.key, d.id):
@@ -333,6 +362,8 @@ class Session:
 
     def record(self, result: Result, *, thread: str | None, sent_user: str | None) -> None:
         self.last = result
+        if self._client is not None and not self.is_humanloop:
+            attach_sender(result, self._client.settings)  # `result.feedback(...)` goes there
         status = "error" if result.error else ("partial" if result.partial else "ok")
         tokens = result.total_tokens
         self.history.append(

@@ -22,6 +22,7 @@ from ..client._models import ConfigMessage, DeploymentConfig
 from ..display._errors import error_line, render_error
 from ..display._render import MUTED_STYLE, Table, escape_html, escape_markdown, format_duration
 from ..display._result import Result
+from ._feedback import FeedbackButtons
 from ._parts import (
     Outcome,
     Pane,
@@ -49,6 +50,7 @@ class _Column:
     pane: Pane = field(default_factory=Pane)
     header: widgets.HTML = field(default_factory=widgets.HTML)
     footer: widgets.HTML = field(default_factory=widgets.HTML)
+    feedback: FeedbackButtons = field(default_factory=FeedbackButtons)  # 👍 / 👎
     info: RunInfo = field(default_factory=RunInfo)
     task: asyncio.Task[Outcome] | None = None
 
@@ -126,7 +128,7 @@ class CompareWidget(StaticCopyBox):
             column.header.value = f"<b>{escape_html(column.label)}</b>"
         boxes = [
             widgets.VBox(
-                [c.header, c.pane.widget, c.footer],
+                [c.header, c.pane.widget, c.footer, c.feedback.widget],
                 layout=widgets.Layout(flex="1 1 0", min_width="16em", margin="0 4px"),
             )
             for c in self.columns
@@ -229,6 +231,7 @@ class CompareWidget(StaticCopyBox):
         try:
             for column in self.columns:
                 column.footer.value = ""
+                column.feedback.set_result(None)
                 column.task = start_task(
                     stream_run(
                         self.backend,
@@ -255,6 +258,7 @@ class CompareWidget(StaticCopyBox):
                 self.results.append(outcome)
             else:
                 column.footer.value = footer_html(outcome.result)
+                column.feedback.set_result(outcome.result)
                 self.results.append(outcome.error or outcome.result)
         stopped = any(isinstance(o, Outcome) and o.stopped for o in outcomes)
         self.status.value = "<i>Stopped.</i>" if stopped else "Done."

@@ -24,6 +24,7 @@ from ..display._errors import error_line
 from ..display._render import MUTED_STYLE, escape_html, escape_markdown
 from ..display._result import Result
 from ._backend import PlaygroundBackend
+from ._feedback import FeedbackButtons
 from ._parts import (
     Pane,
     RunInfo,
@@ -96,6 +97,7 @@ class PlaygroundWidget(StaticCopyBox):
         self.status = widgets.HTML()
         self.output = Pane()
         self.footer = widgets.HTML()
+        self.feedback = FeedbackButtons()  # 👍 / 👎 on the answer shown
         self.history_select = widgets.Select(options=[], rows=4, layout=widgets.Layout(flex="1"))
         self.load_button = widgets.Button(description="Load", icon="undo", disabled=True)
 
@@ -111,6 +113,7 @@ class PlaygroundWidget(StaticCopyBox):
             widgets.HBox([self.run_button, self.stop_button, self.status]),
             self.output.widget,
             self.footer,
+            self.feedback.widget,
             widgets.HTML("<b>History</b>"),
             widgets.HBox([self.history_select, self.load_button], layout=full),
             self.hide_static_copy,
@@ -234,6 +237,7 @@ class PlaygroundWidget(StaticCopyBox):
         self.history.append((inputs, message, outcome.result))
         self.status.value = _status(outcome.stopped, outcome.error)
         self.footer.value = footer_html(outcome.result)
+        self.feedback.set_result(outcome.result)
         self._refresh_history()
         self.update_static_copy()
         return outcome.result
@@ -245,6 +249,7 @@ class PlaygroundWidget(StaticCopyBox):
         if running:
             self.status.value = "<i>Running…</i>"
             self.footer.value = ""
+            self.feedback.set_result(None)
 
     # -- history ----------------------------------------------------------------------------
 
@@ -271,6 +276,7 @@ class PlaygroundWidget(StaticCopyBox):
             self._fill(inputs)
         self.output.finish(result.text, note=f"Run {index + 1}, loaded from the history.")
         self.footer.value = footer_html(result)
+        self.feedback.set_result(result)
 
     # -- display ----------------------------------------------------------------------------
 
