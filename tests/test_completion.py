@@ -150,7 +150,17 @@ def test_options_of_the_subcommand(ip: InteractiveShell) -> None:
     ]
     assert texts(ip, "%orq feedback ") == ["good", "bad"]
     assert texts(ip, "%orq feedback --") == ["--help", "--comment", "--undo"]
-    assert texts(ip, "%orq connect --") == ["--help", "--local", "--url", "--humanloop"]
+    assert texts(ip, "%orq connect --") == [
+        "--help",
+        "--local",
+        "--url",
+        "--replay",
+        "--humanloop",
+        "--record",
+        "--new-episodes",
+        "--redact",
+        "--pace",
+    ]
 
 
 def test_variables_of_the_chosen_deployment(ip: InteractiveShell) -> None:
