@@ -105,7 +105,7 @@ def test_openai_responder_options(tmp_path: Path) -> None:
             responder: {openai: {base_url: "http://localhost:11434/v1/", api_key_env: OLLAMA_KEY}}
         """,
     )
-    entry = DeploymentStore.from_file(path).get("a")
+    entry = DeploymentStore.from_file(path, allow_env=["OLLAMA_KEY"]).get("a")
     assert entry is not None
     assert entry.spec.responder == OpenAIResponder("http://localhost:11434/v1", None, "OLLAMA_KEY")
 

@@ -168,7 +168,8 @@ def local(upstream: FakeOpenAI, tmp_path_factory: pytest.TempPathFactory) -> Ite
         responder: {{openai: {{base_url: "http://127.0.0.1:{closed_port()}/v1"}}}}
     """
     path.write_text(textwrap.dedent(text), encoding="utf-8")
-    with LocalServer(path) as server:
+    # The upstream is on loopback: only the variables need the user's say-so.
+    with LocalServer(path, allow_env=[KEY_ENV, "TEST_NOT_SET"]) as server:
         yield server
 
 

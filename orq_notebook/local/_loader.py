@@ -17,7 +17,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
-from ._reading import DeploymentFileError, FieldPath, dotted, read_data
+from ._egress import Egress
+from ._reading import DeploymentFileError, FieldPath, check_bounds, dotted, read_data, read_file
 from ._spec import (
     CONFIG_ROLES,
     FAULT_CODES,
@@ -61,28 +62,33 @@ def stable_id(name: str) -> str:
     return str(uuid.uuid5(_ID_NAMESPACE, name))
 
 
-def load_path(path: Path) -> list[DeploymentSpec]:
-    """Read and validate the file at `path`."""
+def load_path(path: Path, *, egress: Egress | None = None) -> list[DeploymentSpec]:
+    """Read and validate the file at `path`; `egress` (default: from the environment) says
+    which hosts and environment variables it may name."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_file(path)
     except FileNotFoundError:
         raise DeploymentFileError("the file does not exist", source=str(path)) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise DeploymentFileError(f"cannot read the file: {exc}", source=str(path)) from None
-    return parse_text(text, source=str(path), is_json=path.suffix.lower() == ".json")
+    is_json = path.suffix.lower() == ".json"
+    return parse_text(text, source=str(path), is_json=is_json, egress=egress)
 
 
 def parse_text(
-    text: str, *, source: str = "<string>", is_json: bool = False
+    text: str, *, source: str = "<string>", is_json: bool = False, egress: Egress | None = None
 ) -> list[DeploymentSpec]:
     """Validate the text of a deployments file."""
     data, lines = read_data(text, source, is_json=is_json)
-    return _Validator(source, lines).document(data)
+    return _Validator(source, lines, egress or Egress.resolve()).document(data)
 
 
-def parse_data(data: Any, *, source: str = "<data>") -> list[DeploymentSpec]:
+def parse_data(
+    data: Any, *, source: str = "<data>", egress: Egress | None = None
+) -> list[DeploymentSpec]:
     """Validate already-parsed data shaped like a deployments file."""
-    return _Validator(source, {}).document(data)
+    check_bounds(data, source)
+    return _Validator(source, {}, egress or Egress.resolve()).document(data)
 
 
 def _is_number(value: Any) -> bool:
@@ -90,8 +96,8 @@ def _is_number(value: Any) -> bool:
 
 
 class _Validator:
-    def __init__(self, source: str, lines: dict[FieldPath, int]) -> None:
-        self.source, self.lines = source, lines
+    def __init__(self, source: str, lines: dict[FieldPath, int], egress: Egress) -> None:
+        self.source, self.lines, self.egress = source, lines, egress
 
     def fail(self, path: FieldPath, problem: str) -> NoReturn:
         line, probe = None, path
@@ -376,10 +382,17 @@ class _Validator:
         )
         model = options.get("model")
         env = options.get("api_key_env")
+        env = None if env is None else self.string(env, (*where, "api_key_env"), pattern=r"\S+")
+        try:
+            refused = self.egress.refusal(base_url, env)
+        except ValueError as exc:
+            self.fail((*where, "base_url"), str(exc))
+        if refused is not None:  # a secret or a host the user did not allow (see _egress)
+            self.fail((*where, refused[0]), refused[1])
         return OpenAIResponder(
             base_url=base_url.rstrip("/"),
             model=None if model is None else self.string(model, (*where, "model")),
-            api_key_env=None if env is None else self.string(env, (*where, "api_key_env")),
+            api_key_env=env,
         )
 
     def variant(self, raw: Any, path: FieldPath, base: Mapping[str, Any] | None) -> Variant:
