@@ -194,11 +194,15 @@ def prepare(
     if missing and (spec.strict_variables if strict is None else strict):
         names = ", ".join(f"{{{{{n}}}}}" for n in missing)
         noun = "value" if len(missing) == 1 else "values"
+        why = (
+            " (this deployment has `strict_variables`; orq.ai renders them empty)"
+            if strict is None
+            else ""
+        )
         raise RequestError(
             422,
             f"Missing {noun} for {names} in deployment {spec.key!r}: pass it in `inputs` or give "
-            "it a default under `variables` in the deployments file (this server was asked to "
-            "refuse open variables: `strict_variables`; orq.ai renders them empty).",
+            f"it a default under `variables` in the deployments file{why}.",
             "missing_variables",
             field="inputs",
         )
