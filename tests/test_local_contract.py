@@ -8,6 +8,7 @@ behaviour as our client reads it.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from orq_notebook.client._exceptions import (
     RateLimitError,
     StreamError,
     UnprocessableEntityError,
+    error_class_for_status,
 )
 from orq_notebook.local import LocalServer
 
@@ -158,3 +160,30 @@ def test_async_client_streams(keyed_server: LocalServer) -> None:
         return invocation.text, "".join(pieces)
 
     assert asyncio.run(run()) == ("You can return items within 30 days.",) * 2
+
+
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [
+        (402, "quota_exceeded"),
+        (408, "request_timeout"),
+        (422, "provider_credential_invalid"),
+        (429, "rate_limit_exceeded"),
+        (500, "internal_error"),
+        (502, "provider_error"),
+        (503, "service_unavailable"),
+        (504, "provider_timeout"),
+    ],
+)
+def test_each_orq_status_reaches_our_client_as_its_class(
+    serve_deployments: Callable[..., LocalServer], status: int, code: str
+) -> None:
+    server = serve_deployments(
+        f"deployments: [{{key: f, prompt_config: {{model: m}}, faults: {{status: {status}}}}}]"
+    )
+    with Client(base_url=server.base_url, max_retries=0) as client:
+        with pytest.raises(error_class_for_status(status)) as info:
+            client.deployments.invoke("f")
+        assert info.value.status_code == status
+        assert json.loads(info.value.body)["error"]["code"] == code
+        assert "faults.status" in info.value.message

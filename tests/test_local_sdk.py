@@ -7,8 +7,10 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from orq_ai_sdk import Orq, models
 
@@ -239,3 +241,60 @@ def test_a_provider_newer_than_this_sdk_is_served_as_orq_would(
         assert config is not None and config.provider == "munito"
         with pytest.raises(models.ResponseValidationError):
             client.deployments.invoke(key="m")
+
+
+# -- golden payloads from the reference ----------------------------------------------------------
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def _shape(value: Any) -> Any:
+    """The keys of a JSON value, recursively (values left out)."""
+    if isinstance(value, dict):
+        return {k: _shape(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shape(v) for v in value[:1]]
+    return type(value).__name__
+
+
+def test_every_error_of_the_local_server_is_the_reference_envelope(
+    serve_deployments: Callable[..., LocalServer],
+) -> None:
+    golden = json.loads((FIXTURES / "error_envelope.json").read_text(encoding="utf-8"))
+    # The golden body itself parses as every typed error body of the SDK (additions §1.4).
+    models.ErrorResponseData.model_validate(golden)
+    models.HonoAPIErrorData.model_validate(golden)
+    server = serve_deployments(
+        "deployments: [{key: a, prompt_config: {model: m}, faults: {status: 503}}]",
+        api_key="right",
+    )
+    base, key = server.base_url, {"Authorization": "Bearer right"}
+    answers = [
+        httpx.get(f"{base}/v2/deployments", headers={"Authorization": "Bearer wrong"}),
+        httpx.post(f"{base}/v2/deployments/invoke", json={"key": "nope"}, headers=key),
+        httpx.post(f"{base}/v2/deployments/invoke", json={"key": "a"}, headers=key),
+        httpx.get(f"{base}/v2/deployments/nope/versions", headers=key),
+    ]
+    for response in answers:
+        body = response.json()
+        assert _shape(body) == _shape(golden), body  # no top-level code, no extras
+        assert body["error"]["doc_url"] == f"https://docs.orq.ai/errors/{body['error']['code']}"
+    assert [r.json()["error"]["code"] for r in answers] == [
+        "invalid_api_key",
+        "deployment_not_found",
+        "service_unavailable",
+        "deployment_not_found",
+    ]
+
+
+def test_an_image_answer_has_the_reference_shape(
+    serve_deployments: Callable[..., LocalServer],
+) -> None:
+    golden = json.loads((FIXTURES / "invoke_image.json").read_text(encoding="utf-8"))
+    server = serve_deployments(
+        "deployments: [{key: p, prompt_config: {model: dall-e-3, model_type: image}, "
+        "responder: {mock: 'https://cdn.example.com/generated.png'}}]"
+    )
+    answer = httpx.post(f"{server.base_url}/v2/deployments/invoke", json={"key": "p"}).json()
+    assert _shape(answer) == _shape(golden) | {"finalized": "str"}
+    assert answer["choices"][0]["message"] == golden["choices"][0]["message"]
