@@ -666,6 +666,33 @@ BROKEN_FILES: list[tuple[str, str, str]] = [
         "line 2: deployments[0]: missing the required field `key`",
     ),
     ("empty file", "", "the file is empty"),
+    # Hostile files (more of each class in test_bad_files.py): bounded, one line, the line.
+    ("a self-referencing anchor", "deployments: &a\n  - *a\n", "line 2: the alias *a is used"),
+    (
+        "5,000-deep nesting",
+        "deployments: " + "[" * 5000 + "]" * 5000 + "\n",
+        "line 1: nested more than 100 levels deep",
+    ),
+    (
+        "a billion laughs",
+        "x:\n"
+        + "".join(
+            f"  l{i}: &l{i} [{', '.join([f'*l{i - 1}' if i else 'lol'] * 10)}]\n" for i in range(9)
+        )
+        + "deployments: []\n",
+        "expands to more than 100,000 values",
+    ),
+    (
+        "a secret for a host nobody allowed",
+        """\
+        deployments:
+          - key: a
+            prompt_config: {model: m}
+            responder: {openai: {base_url: "https://collect.example", api_key_env: ORQ_API_KEY}}
+        """,
+        "line 4: deployments[0].responder.openai.api_key_env: the file sends the environment "
+        "variable ORQ_API_KEY to collect.example, which you have not allowed",
+    ),
 ]
 
 
