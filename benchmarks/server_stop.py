@@ -10,7 +10,10 @@ the ratio is ours / uvicorn's. The contenders take turns; medians of the rounds.
 Goal: prompt: an idle server exits in well under 0.2 s of its own work, and a stream in
 flight delays the exit by at most `orq-notebook serve`'s grace (0.25 s), not by the stream.
 
-    .venv/bin/python benchmarks/server_stop.py [--rounds 5] [--quick]
+With `--baseline DIR` the reference is `orq-notebook serve` from another checkout instead
+(for a before/after: `git archive OLD orq_notebook | tar -x -C DIR`).
+
+    .venv/bin/python benchmarks/server_stop.py [--rounds 5] [--baseline DIR] [--quick]
 """
 
 from __future__ import annotations
@@ -44,12 +47,16 @@ SITUATIONS = ("idle", "keep-alive", "streaming")
 
 
 def _start(kind: str, path: Path) -> tuple[subprocess.Popen[str], str]:
-    if kind == "orq-notebook serve":
-        command = [sys.executable, "-m", "orq_notebook", "serve", str(path), "--port", "0"]
-    else:
+    serve = [sys.executable, "-m", "orq_notebook", "serve", str(path), "--port", "0"]
+    where = c.ROOT
+    if kind == "uvicorn.run":
         command = [sys.executable, "-c", _UVICORN, str(path)]
+    else:
+        command = serve
+        if kind.startswith("baseline "):  # `-m` imports from the working directory first
+            where = Path(kind.removeprefix("baseline "))
     process = subprocess.Popen(
-        command, cwd=c.ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        command, cwd=where, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     assert process.stdout is not None
     url = ""
@@ -92,6 +99,12 @@ def _one(kind: str, situation: str, path: Path) -> tuple[float, bool]:
 def main(argv: list[str] | None = None) -> int:
     p = c.parser(__doc__)
     p.add_argument("--rounds", type=int, default=5, help="rounds per situation (default 5)")
+    p.add_argument(
+        "--baseline",
+        metavar="DIR",
+        type=Path,
+        help="compare with `orq-notebook serve` from the orq_notebook package in DIR",
+    )
     args = p.parse_args(argv)
     if args.quick:
         args.rounds = 1
@@ -99,8 +112,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as where:
         path = Path(where) / "deployments.yaml"
         path.write_text(text, encoding="utf-8")
-        c.header("SIGINT -> process exit, `orq-notebook serve` vs stock uvicorn", "medians")
-        contenders = ("orq-notebook serve", "uvicorn.run")
+        reference = f"baseline {args.baseline.resolve()}" if args.baseline else "uvicorn.run"
+        c.header(f"SIGINT -> process exit, `orq-notebook serve` vs {reference}", "medians")
+        contenders = ("orq-notebook serve", reference)
         rows = [["situation", *(f"{k} (s)" for k in contenders), "ratio", "tracebacks"]]
         for situation in SITUATIONS:
             times: dict[str, list[float]] = {k: [] for k in contenders}
