@@ -253,6 +253,8 @@ def test_a_bad_port_or_host_for_local_server_is_a_clear_value_error(tmp_path: Pa
             LocalServer(path, port=port)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="host must be a host name"):
         LocalServer(path, host="")
+    with pytest.raises(ValueError, match="a DeploymentStore keeps its own allowances"):
+        LocalServer(DeploymentStore.from_file(path), allow_env=["X"])
 
 
 @pytest.mark.timeout(60)

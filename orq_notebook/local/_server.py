@@ -236,6 +236,11 @@ class LocalServer:
             )
         if not isinstance(given[0], str) or not host.strip():
             raise ValueError(f"host must be a host name or address such as 127.0.0.1; got {host!r}")
+        if isinstance(deployments, DeploymentStore) and (allow_env or allow_hosts):
+            raise ValueError(
+                "a DeploymentStore keeps its own allowances: pass allow_env/allow_hosts to "
+                "DeploymentStore.from_file(...) instead"
+            )
         self._source = deployments
         self._api_key = api_key
         self._allow_env, self._allow_hosts = allow_env, allow_hosts
