@@ -1,9 +1,12 @@
 """The `orq-notebook` command (also `python -m orq_notebook`).
 
     orq-notebook serve deployments.yaml [--host 127.0.0.1] [--port 8700] [--api-key KEY]
+    orq-notebook serve deployments.yaml [...] [--allow-env NAME] [--allow-host HOST]
     orq-notebook serve --replay answers.jsonl [--pace] [--ignore FIELD] [--match FIELD]
 
-serves the local deployments server until Ctrl+C or SIGTERM, then stops cleanly (exit 0).
+serves the local deployments server until Ctrl+C or SIGTERM, then stops at once (exit 0).
+A mistake on the command line (a port out of range, a host that cannot be bound) is one line
+and exit status 2; a deployments file that cannot be served is one line and exit status 1.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import sys
 import threading
 from collections.abc import Sequence
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from ._version import __version__
 
@@ -26,21 +29,57 @@ if TYPE_CHECKING:
 __all__ = ["main"]
 
 API_KEY_ENV = "ORQ_LOCAL_API_KEY"
+STOP_GRACE = 0.25  # seconds an answer in flight gets to finish after Ctrl+C
 
 _DESCRIPTION = """\
 Serve the orq.ai Deployments API locally from a deployments file (YAML or JSON), for
 notebooks that must work offline, for teaching and for CI. Point a client at the printed
 base URL. The file is re-read when it changes; no restart needed."""
 
+_ALLOW_EPILOG = """\
+A deployments file may call another server (`responder: {openai: {base_url, api_key_env}}`)
+and send it the value of an environment variable as its key. It may name only the variables
+and hosts you allow here (or in ORQ_LOCAL_ALLOW_ENV / ORQ_LOCAL_ALLOW_HOSTS, comma-separated);
+loopback hosts need no allowing. Example:
+  orq-notebook serve deployments.yaml --allow-env OPENAI_API_KEY --allow-host api.openai.com"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage error said in one line (and exit status 2, as argparse does)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port from 0 to 65535, got {text!r}")
+    return port
+
+
+def _host(text: str) -> str:
+    host = text.strip().removeprefix("[").removesuffix("]")  # [::1] as in a URL
+    if not host or any(c.isspace() or c in "/?#@" for c in host):
+        raise argparse.ArgumentTypeError(
+            f"expected a host name or address such as 127.0.0.1 or ::1, got {text!r}"
+        )
+    return host
+
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="orq-notebook", description=_DESCRIPTION)
+    parser = _Parser(prog="orq-notebook", description=_DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     serve = commands.add_parser(
         "serve",
         help="serve a deployments file as the orq.ai Deployments API",
         description=_DESCRIPTION,
+        epilog=_ALLOW_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     serve.add_argument(
         "file", metavar="FILE", nargs="?", help="the deployments file (.yaml, .yml or .json)"
@@ -67,18 +106,34 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FIELD",
         help="match a field left out by default, e.g. identity or metadata (repeatable)",
     )
-    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
+    serve.add_argument(
+        "--host", type=_host, default="127.0.0.1", help="address to bind (default: %(default)s)"
+    )
     serve.add_argument(
         "--port",
-        type=int,
+        type=_port,
         default=8700,
-        help="port to bind; 0 picks a free one (default: %(default)s)",
+        help="port to bind, 0 to 65535; 0 picks a free one (default: %(default)s)",
     )
     serve.add_argument(
         "--api-key",
         metavar="KEY",
         help=f"require `Authorization: Bearer KEY` (default: ${API_KEY_ENV}; unset accepts any "
         "request). Prefer the variable: a command-line argument is visible to other users.",
+    )
+    serve.add_argument(
+        "--allow-env",
+        metavar="NAME",
+        action="append",
+        default=[],
+        help="an environment variable the file may send to a server it calls (repeatable)",
+    )
+    serve.add_argument(
+        "--allow-host",
+        metavar="HOST",
+        action="append",
+        default=[],
+        help="a host the file may call (repeatable; loopback is always allowed)",
     )
     return parser
 
@@ -94,10 +149,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.usage_error("serve takes a deployments FILE or --replay RECORDING (one of them)")
     if args.file is not None and (args.pace or args.ignore or args.match):
         args.usage_error("--pace, --ignore and --match go with --replay")
-    return _serve(args, args.api_key or os.environ.get(API_KEY_ENV))
+    return _serve(args)
 
 
-def _serve(args: argparse.Namespace, api_key: str | None) -> int:
+def _serve(args: argparse.Namespace) -> int:
     # Imported here so `--help` stays fast and does not need the server's dependencies.
     from .local import DeploymentFileError, LocalServer
 
@@ -108,6 +163,7 @@ def _serve(args: argparse.Namespace, api_key: str | None) -> int:
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
+    api_key = args.api_key or os.environ.get(API_KEY_ENV)
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     server = LocalServer(
         args.file,
@@ -116,6 +172,8 @@ def _serve(args: argparse.Namespace, api_key: str | None) -> int:
         ignore=args.ignore,
         match=args.match,
         api_key=api_key,
+        allow_env=args.allow_env,
+        allow_hosts=args.allow_host,
         host=host,
         port=port,
         log_level="info",
@@ -126,11 +184,15 @@ def _serve(args: argparse.Namespace, api_key: str | None) -> int:
         try:
             server.start()
         except (DeploymentFileError, ValueError) as exc:  # and RecordingFileError
-            print(f"orq-notebook: the {what} cannot be served:\n  {exc}", file=sys.stderr)
+            message = " ".join(str(exc).split())
+            print(f"orq-notebook: the {what} cannot be served: {message}", file=sys.stderr)
             return 1
-        except OSError as exc:
-            print(f"orq-notebook: cannot listen on {host}:{port}: {exc.strerror}", file=sys.stderr)
-            return 1
+        except OSError as exc:  # a busy port, an address this machine does not have
+            reason = exc.strerror or str(exc)
+            print(
+                f"orq-notebook: cannot listen on {args.host}:{args.port}: {reason}", file=sys.stderr
+            )
+            return 2
         _log_to_stderr()
         _banner(server, path, required=bool(api_key))
         while not stop.wait(0.25):
@@ -138,7 +200,7 @@ def _serve(args: argparse.Namespace, api_key: str | None) -> int:
                 print("orq-notebook: the server stopped unexpectedly.", file=sys.stderr)
                 return 1
     finally:
-        server.stop()
+        server.stop(grace=STOP_GRACE)
         for sig, old in previous.items():
             signal.signal(sig, old)
     print("orq-notebook: stopped.", file=sys.stderr)
@@ -167,8 +229,10 @@ def _banner(server: LocalServer, path: str, *, required: bool) -> None:
         if required
         else "export ORQ_API_KEY=local      # any value: this server requires no key"
     )
+    secrets = f"{server.secrets_summary}\n" if server.secrets_summary else ""
     print(
         f"orq-notebook: {serving}\n"
+        f"{secrets}"
         f"Base URL: {url}\n"
         "Connect:\n"
         f"  export ORQ_BASE_URL={url}\n"

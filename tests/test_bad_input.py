@@ -456,21 +456,21 @@ def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalServe
 
 
 BODY_CASES: list[tuple[str, bytes, int, str]] = [
-    ("malformed JSON", b"{not json", 422, "not valid JSON"),
-    ("empty body", b"", 422, "not valid JSON"),
-    ("a JSON array", b"[1, 2]", 422, "must be a JSON object"),
-    ("nested 100,000 deep", b"[" * 100_000, 422, "nested too deeply"),
+    ("malformed JSON", b"{not json", 400, "not valid JSON"),
+    ("empty body", b"", 400, "not valid JSON"),
+    ("a JSON array", b"[1, 2]", 400, "must be a JSON object"),
+    ("nested 100,000 deep", b"[" * 100_000, 400, "nested too deeply"),
     (
         "inputs nested 400 deep",
         b'{"key": "fixed", "inputs": {"a": ' + b"[" * 400 + b"]" * 400 + b"}}",
-        422,
+        400,
         "depth",
     ),
-    ("NaN", b'{"key": "fixed", "inputs": {"a": NaN}}', 422, "NaN"),
-    ("not UTF-8", b'{"key": "\xff"}', 422, "not valid JSON"),
-    ("key a number", b'{"key": 5}', 422, "key"),
-    ("inputs a list", b'{"key": "fixed", "inputs": []}', 422, "inputs"),
-    ("messages a string", b'{"key": "fixed", "messages": "hi"}', 422, "messages"),
+    ("NaN", b'{"key": "fixed", "inputs": {"a": NaN}}', 400, "NaN"),
+    ("not UTF-8", b'{"key": "\xff"}', 400, "not valid JSON"),
+    ("key a number", b'{"key": 5}', 400, "key"),
+    ("inputs a list", b'{"key": "fixed", "inputs": []}', 400, "inputs"),
+    ("messages a string", b'{"key": "fixed", "messages": "hi"}', 400, "messages"),
     (
         "unknown fields (ignored)",
         b'{"key": "fixed", "stream": false, "sdk_extra": {"a": 1}}',
@@ -480,6 +480,26 @@ BODY_CASES: list[tuple[str, bytes, int, str]] = [
     ("key with a NUL", b'{"key": "fixed\\u0000"}', 404, "was not found"),
     ("key ../secret.yaml", b'{"key": "../secret.yaml"}', 404, "was not found"),
     ("key secret-canary-4f1d", b'{"key": "secret-canary-4f1d"}', 404, "was not found"),
+    # orq.ai's shape and statuses (400 invalid_request_body), never a 500:
+    ("lone surrogate in inputs", b'{"key": "fixed", "inputs": {"a": "\\udc80"}}', 400, "surrogate"),
+    ("lone surrogate as key", b'{"key": "\\ud800"}', 400, "surrogate"),
+    (
+        "lone surrogate in a message",
+        b'{"key": "fixed", "messages": [{"role": "user", "content": "\\udfff"}]}',
+        400,
+        "messages[0].content",
+    ),
+    ("lone surrogate in a name", b'{"key": "fixed", "inputs": {"\\udc80x": 1}}', 400, "surrogate"),
+    ("key ..", b'{"key": ".."}', 400, "cannot be a deployment key"),
+    ("key .", b'{"key": "."}', 400, "cannot be a deployment key"),
+    (
+        "unknown fields nested (ignored)",
+        b'{"key": "fixed", "identity": {"id": "c", "new": 1}, "thread": {"id": "t", "x": []},'
+        b' "messages": [{"role": "user", "content": [{"type": "text", "text": "hi", "y": 1}]}],'
+        b' "invoke_options": {"include_usage": true, "z": {}}}',
+        200,
+        "within 30 days",
+    ),
 ]
 
 
@@ -504,8 +524,12 @@ def test_local_server_bodies(
     assert says in answer.text
     assert after.status_code == 200
     if status >= 400:
-        message = answer.json()["message"]
+        body = answer.json()
+        message = body["message"]
         assert "\n" not in message and "Traceback" not in answer.text
+        assert body["error"]["message"] == message and "code" not in body  # orq's envelope
+        if status == 400:
+            assert body["error"]["code"] == "invalid_request_body"
 
 
 def test_a_huge_body_gets_413_not_a_reset(
@@ -642,6 +666,33 @@ BROKEN_FILES: list[tuple[str, str, str]] = [
         "line 2: deployments[0]: missing the required field `key`",
     ),
     ("empty file", "", "the file is empty"),
+    # Hostile files (more of each class in test_bad_files.py): bounded, one line, the line.
+    ("a self-referencing anchor", "deployments: &a\n  - *a\n", "line 2: the alias *a is used"),
+    (
+        "5,000-deep nesting",
+        "deployments: " + "[" * 5000 + "]" * 5000 + "\n",
+        "line 1: nested more than 100 levels deep",
+    ),
+    (
+        "a billion laughs",
+        "x:\n"
+        + "".join(
+            f"  l{i}: &l{i} [{', '.join([f'*l{i - 1}' if i else 'lol'] * 10)}]\n" for i in range(9)
+        )
+        + "deployments: []\n",
+        "expands to more than 100,000 values",
+    ),
+    (
+        "a secret for a host nobody allowed",
+        """\
+        deployments:
+          - key: a
+            prompt_config: {model: m}
+            responder: {openai: {base_url: "https://collect.example", api_key_env: ORQ_API_KEY}}
+        """,
+        "line 4: deployments[0].responder.openai.api_key_env: the file sends the environment "
+        "variable ORQ_API_KEY to collect.example, which you have not allowed",
+    ),
 ]
 
 

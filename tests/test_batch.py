@@ -32,7 +32,10 @@ _PROMPT = """
       model_type: chat
       messages: [{role: system, content: "Q: {{q}}"}]"""
 
+# strict_variables: a row without `q` is refused (422), so a row the server rejects can be
+# tested; orq.ai itself (and the local server by default) would send it with `q` blank.
 DEPLOYMENTS = f"""
+strict_variables: true
 deployments:
   - key: echo{_PROMPT}
     responder: echo

@@ -20,6 +20,7 @@ SCRIPTS = [
     "display_cost.py",
     "first_update.py",
     "stream_memory.py",
+    "server_stop.py",
 ]
 
 

@@ -202,6 +202,14 @@ def test_a_missing_variable_is_a_422_validation_list(hl: HumanloopClient) -> Non
 
 def test_the_server_refuses_bodies_humanloop_would_refuse(server: LocalServer) -> None:
     url = f"{server.base_url}/v4/completion-deployed"
+    for body in (  # not valid Unicode, nested too deeply: a 422 in Humanloop's shape, not a 500
+        b'{"project": "fixed", "inputs": {"x": "\\udc80"}}',
+        b'{"project": "\\ud800"}',
+        b"[" * 100_000,
+    ):
+        refused = httpx.post(url, content=body, headers={"Content-Type": "application/json"})
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["detail"][0]["loc"] == ["body"]
     neither = httpx.post(url, json={"inputs": {}})
     assert neither.status_code == 422
     assert neither.json()["detail"][0]["loc"] == ["body", "project"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -10,6 +11,7 @@ import httpx
 import pytest
 
 from orq_notebook.local import LocalServer
+from tests.faults import raw_request
 
 API = "/v2/deployments"
 
@@ -28,6 +30,21 @@ def answer(http: httpx.Client, key: str, **body: Any) -> str:
     response = post(http, "invoke", key=key, **body)
     assert response.status_code == 200, response.text
     return str(response.json()["choices"][0]["message"]["content"])
+
+
+def orq_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    """Check that `response` is orq.ai's error: the status, the envelope
+    `{"message", "error": {"code", "message", "doc_url", "details"?}}` and no top-level `code`
+    (reference: orq-api-additions §1.4). Returns the `error` object."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"message", "error"}, body
+    error = body["error"]
+    assert set(error) - {"details"} == {"code", "message", "doc_url"}, error
+    assert error["code"] == code and error["message"] == body["message"]
+    assert error["doc_url"] == f"https://docs.orq.ai/errors/{code}"
+    assert "\n" not in body["message"]
+    return dict(error)
 
 
 def sse_events(response: httpx.Response) -> tuple[list[dict[str, Any]], bool]:
@@ -105,9 +122,9 @@ def test_list_refuses_bad_query_parameters(
     http: httpx.Client, params: dict[str, Any], field: str
 ) -> None:
     response = http.get(API, params=params)
-    assert response.status_code == 422
-    assert response.json()["error"]["field"] == field
-    assert field in response.json()["message"]
+    error = orq_error(response, 400, "invalid_request_body")
+    assert error["details"] == {"field": field}
+    assert field in error["message"]
 
 
 # -- get_config, variables, variants, messages ---------------------------------------------------
@@ -168,13 +185,80 @@ def test_non_string_inputs_are_written_as_json(http: httpx.Client) -> None:
     assert text == 'user: Question from {"first": "Ada"}: 42'
 
 
-def test_a_variable_without_input_or_default_is_a_422_naming_it(http: httpx.Client) -> None:
-    for endpoint in ("get_config", "invoke", "stream"):
-        response = post(http, endpoint, key="ask", inputs={"question": "why?"})
-        assert response.status_code == 422
-        body = response.json()
-        assert body["message"].startswith("Missing value for {{name}} in deployment 'ask'")
-        assert body["code"] == 422 and body["error"]["code"] == "missing_variables"
+def test_a_variable_without_input_or_default_renders_empty_as_on_orq(http: httpx.Client) -> None:
+    # orq.ai: "missing inputs silently omit prompt content with no error" (additions §2).
+    config = post(http, "get_config", key="ask", inputs={"question": "why?"})
+    assert config.status_code == 200, config.text
+    assert config.json()["messages"][0]["content"] == [
+        {"type": "text", "text": "Question from : why?"}
+    ]
+    assert answer(http, "ask") == "user: Question from : "
+    streamed = post(http, "stream", key="ask", inputs={"name": "Ada"})
+    events, done = sse_events(streamed)
+    assert done and "".join(e["choices"][0]["message"]["content"] for e in events) == (
+        "user: Question from Ada: "
+    )
+
+
+STRICT = """\
+deployments:
+  - key: loose
+    prompt_config: {model: m, messages: [{role: user, content: "Hi {{name}}"}]}
+  - key: strict
+    strict_variables: true
+    prompt_config: {model: m, messages: [{role: user, content: "Hi {{name}}"}]}
+"""
+
+
+def test_strict_variables_is_an_opt_in_422_naming_them(
+    serve_deployments: Callable[..., LocalServer],
+) -> None:
+    server = serve_deployments(STRICT)
+    with httpx.Client(base_url=server.base_url) as client:
+        assert answer(client, "loose") == "user: Hi "
+        for endpoint in ("get_config", "invoke", "stream"):
+            error = orq_error(post(client, endpoint, key="strict"), 422, "missing_variables")
+            assert error["message"].startswith("Missing value for {{name}} in deployment 'strict'")
+            assert error["details"] == {"field": "inputs"}
+        assert answer(client, "strict", inputs={"name": "Ada"}) == "user: Hi Ada"
+    per_file = serve_deployments("strict_variables: true\n" + STRICT.replace("loose", "other"))
+    with httpx.Client(base_url=per_file.base_url) as client:
+        orq_error(post(client, "invoke", key="other"), 422, "missing_variables")
+
+
+def test_a_deployment_of_variants_only_answers_422_variant_not_resolved(
+    serve_deployments: Callable[..., LocalServer],
+) -> None:
+    server = serve_deployments(
+        """\
+        deployments:
+          - key: routed
+            variants:
+              - when: {environments: production}
+                prompt_config: {model: big, messages: [{role: system, content: prod}]}
+              - when: {environments: test}
+                prompt_config: {model: small}
+        """
+    )
+    with httpx.Client(base_url=server.base_url) as client:
+        listed = client.get(API).json()["data"][0]
+        assert listed["prompt_config"]["model"] == "big"  # the first variant is what lists show
+        production = post(client, "invoke", key="routed", context={"environments": "production"})
+        assert production.json()["model"] == "big"
+        assert (
+            post(client, "get_config", key="routed", context={"environments": ["test"]}).json()[
+                "model"
+            ]
+            == "small"
+        )
+        for endpoint in ("get_config", "invoke", "stream"):
+            error = orq_error(
+                post(client, endpoint, key="routed", context={"environments": "dev"}),
+                422,
+                "variant_not_resolved",
+            )
+            assert "No variant of deployment 'routed' matches the context" in error["message"]
+            assert error["details"] == {"field": "context"}
 
 
 @pytest.mark.parametrize(
@@ -414,11 +498,10 @@ def test_any_path_prefix_works(http: httpx.Client) -> None:
 
 def test_an_unknown_key_is_a_404_naming_it(http: httpx.Client) -> None:
     for endpoint in ("get_config", "invoke", "stream"):
-        response = post(http, endpoint, key="nope")
-        assert response.status_code == 404
-        body = response.json()
-        assert body["message"].startswith("Deployment with key 'nope' was not found. Known keys: ")
-        assert body["code"] == 404 and body["error"]["code"] == "deployment_not_found"
+        error = orq_error(post(http, endpoint, key="nope"), 404, "deployment_not_found")
+        assert error["message"].startswith("Deployment with key 'nope' was not found. Known keys: ")
+    orq_error(http.get(f"{API}/nope/versions"), 404, "deployment_not_found")
+    orq_error(http.delete(f"{API}/invalidate/nope"), 404, "deployment_not_found")
 
 
 @pytest.mark.parametrize(
@@ -450,16 +533,15 @@ def test_an_unknown_key_is_a_404_naming_it(http: httpx.Client) -> None:
         ),
     ],
 )
-def test_malformed_bodies_are_422_naming_the_field(
+def test_malformed_bodies_are_400_invalid_request_body_naming_the_field(
     http: httpx.Client, content: bytes, field: str, detail: str
 ) -> None:
-    response = http.post(f"{API}/invoke", content=content)
-    assert response.status_code == 422, response.text
-    body = response.json()
-    assert detail in body["message"]
-    assert body.get("error", {}).get("field", "body") == field
+    # orq.ai answers 400 `invalid_request_body` (a client sees BadRequestError, not 422).
+    error = orq_error(http.post(f"{API}/invoke", content=content), 400, "invalid_request_body")
+    assert detail in error["message"]
+    assert error.get("details", {}).get("field", "body") == field
     if field != "body":
-        assert field in body["message"]
+        assert field in error["message"]
 
 
 def test_an_over_large_body_is_a_413(serve_deployments: Callable[..., LocalServer]) -> None:
@@ -488,15 +570,16 @@ def test_with_a_key_every_request_needs_it(serve_deployments: Callable[..., Loca
     )
     assert "s3cret" not in repr(server)
     with httpx.Client(base_url=server.base_url) as client:
-        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "s3cret-key"}):
+        for headers, code in (
+            ({}, "authentication_required"),
+            ({"Authorization": "s3cret-key"}, "authentication_required"),  # no scheme
+            ({"Authorization": "Bearer wrong"}, "invalid_api_key"),
+        ):
             for response in (
                 client.get(API, headers=headers),
                 client.post(f"{API}/invoke", json={"key": "a"}, headers=headers),
             ):
-                assert response.status_code == 401
-                body = response.json()
-                assert body["code"] == 16 and body["error"]["code"] == "invalid_api_key"
-                assert body["error"]["message"] == body["message"]
+                orq_error(response, 401, code)
                 assert "s3cret" not in response.text
         good = {"Authorization": "Bearer s3cret-key"}
         assert client.get(API, headers=good).status_code == 200
@@ -515,8 +598,173 @@ def test_editing_the_file_takes_effect_without_restart(
         assert answer(client, "a") == "two and more"
         assert client.get(API).json()["data"][0]["version"] == "v2"
         server.store.path.write_text("deployments: [{key: a}]", encoding="utf-8")
-        broken = client.get(API)
-        assert broken.status_code == 500
-        assert broken.json()["code"] == "500"  # a string on the list endpoint, for the SDK
-        assert "missing the required field `prompt_config`" in broken.json()["message"]
-        assert post(client, "invoke", key="a").json()["code"] == 500
+        broken = orq_error(client.get(API), 500, "internal_error")
+        assert "missing the required field `prompt_config`" in broken["message"]
+        orq_error(post(client, "invoke", key="a"), 500, "internal_error")
+
+
+# -- tolerance, images, names and text the server cannot use ----------------------------------
+
+
+def _with_unknown_keys() -> dict[str, Any]:
+    """A body with a key orq.ai has not defined (yet) at every depth the SDK writes to."""
+    novel = {"added_in_a_later_sdk": {"nested": [1, 2]}}
+    return {
+        "key": "support-answer",
+        "inputs": {"company": "Initech"},
+        "identity": {"id": "contact_1", "display_name": "Ada", **novel},
+        "thread": {"id": "t-1", "tags": ["a"], **novel},
+        "invoke_options": {"include_usage": True, **novel},
+        "documents": [{"text": "Returns: 30 days.", "metadata": {"page_number": 1.0, **novel}}],
+        "messages": [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "Look", **novel},
+                    {"type": "image_url", "image_url": {"url": "https://x/a.png", **novel}},
+                    {"type": "file", "file": {"file_id": "file-1", "filename": "a.pdf", **novel}},
+                ],
+                **novel,
+            },
+            {
+                "role": "assistant",
+                "content": None,
+                "reasoning_content": "thinking",
+                "tool_calls": [
+                    {
+                        "id": "call_1",
+                        "type": "function",
+                        "function": {"name": "look", "arguments": "{}", **novel},
+                        "extra_content": {"google": {"thought_signature": "x"}},
+                        **novel,
+                    }
+                ],
+                **novel,
+            },
+            {"role": "tool", "content": "seen", "tool_call_id": "call_1", **novel},
+        ],
+        **novel,
+    }
+
+
+def _strip(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _strip(v) for k, v in value.items() if k != "added_in_a_later_sdk"}
+    if isinstance(value, list):
+        return [_strip(v) for v in value]
+    return value
+
+
+def test_unknown_keys_are_ignored_at_every_depth(http: httpx.Client) -> None:
+    body = _with_unknown_keys()
+    for endpoint in ("get_config", "invoke", "stream"):
+        response = post(http, endpoint, **body)
+        assert response.status_code == 200, (endpoint, response.text)
+    with_extras = post(http, "invoke", **body).json()["choices"][0]["message"]["content"]
+    without = post(http, "invoke", **_strip(body)).json()["choices"][0]["message"]["content"]
+    assert with_extras == without
+    assert "user: Look [image: https://x/a.png] [file: a.pdf]" in with_extras
+
+
+IMAGES = """\
+deployments:
+  - key: draw
+    variables: {subject: a lighthouse}
+    prompt_config:
+      model: dall-e-3
+      model_type: image
+      model_parameters: {dimensions: 256x256}
+      messages: [{role: user, content: "Draw {{subject}}"}]
+  - key: fixed-picture
+    prompt_config: {model: dall-e-3, model_type: image}
+    responder: {mock: "https://cdn.example.com/lighthouse.png"}
+  - key: embed
+    prompt_config: {model: text-embedding-3-small, model_type: embedding}
+"""
+
+
+def test_an_image_deployment_answers_with_an_image_message(
+    serve_deployments: Callable[..., LocalServer],
+) -> None:
+    server = serve_deployments(IMAGES)
+    with httpx.Client(base_url=server.base_url) as client:
+        body = post(client, "invoke", key="draw").json()
+        assert body["object"] == "image"
+        (choice,) = body["choices"]
+        message = choice["message"]
+        assert set(message) == {"type", "role", "url"}
+        assert (message["type"], message["role"]) == ("image", "assistant")
+        assert message["url"].startswith("data:image/svg+xml;base64,")
+        svg = base64.b64decode(message["url"].split(",", 1)[1]).decode()
+        assert "user: Draw a lighthouse" in svg and 'width="256"' in svg
+        again = post(client, "invoke", key="draw").json()["choices"][0]["message"]["url"]
+        assert again == message["url"], "the same request draws the same picture"
+        other = post(client, "invoke", key="draw", inputs={"subject": "a cat"}).json()
+        assert other["choices"][0]["message"]["url"] != message["url"]
+        fixed = post(client, "invoke", key="fixed-picture").json()["choices"][0]["message"]
+        assert fixed["url"] == "https://cdn.example.com/lighthouse.png"
+        mocked = post(
+            client, "invoke", key="draw", invoke_options={"mock_response": "https://x/y.png"}
+        ).json()
+        assert mocked["choices"][0]["message"]["url"] == "https://x/y.png"
+        assert post(client, "get_config", key="draw").json()["type"] == "image"
+
+
+@pytest.mark.parametrize("key", ["draw", "embed"])
+@pytest.mark.parametrize("endpoint", ["stream", "invoke"])
+def test_only_chat_and_completion_deployments_stream(
+    serve_deployments: Callable[..., LocalServer], key: str, endpoint: str
+) -> None:
+    # orq.ai: "Stream deployment generation. Only supported for completions and chat
+    # completions." Its answer otherwise is undocumented; ours is a 400 that says so.
+    server = serve_deployments(IMAGES)
+    with httpx.Client(base_url=server.base_url) as client:
+        response = post(client, endpoint, key=key, stream=True)
+        error = orq_error(response, 400, "invalid_request_body")
+        assert "streaming serves only chat and completion deployments" in error["message"]
+        assert error["details"] == {"field": "key"}
+
+
+@pytest.mark.parametrize("name", [".", ".."])
+def test_dot_keys_are_400(http: httpx.Client, name: str) -> None:
+    error = orq_error(post(http, "invoke", key=name), 400, "invalid_request_body")
+    assert error["details"] == {"field": "key"}
+    assert "cannot be a deployment key" in error["message"]
+
+
+@pytest.mark.parametrize("name", ["a/b", "../fixed", "a?b", "fixed\x00", " ", ""])
+def test_other_odd_keys_in_a_body_are_not_found_as_on_orq(http: httpx.Client, name: str) -> None:
+    orq_error(post(http, "invoke", key=name), 404, "deployment_not_found")
+
+
+@pytest.mark.parametrize("raw", ["..", ".", "%2E%2E", "%2e", "a%2Fb", "a%00b", "a%3Fb"])
+def test_ids_in_paths_that_would_change_the_path_are_400(
+    local_server: LocalServer, raw: str
+) -> None:
+    # Sent byte for byte: an HTTP client would normalise `..` away before it left.
+    for target in (f"GET {API}/{raw}/versions", f"DELETE {API}/invalidate/{raw}"):
+        request = f"{target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode()
+        status, body = raw_request(local_server.port, request)
+        assert status == 400, (target, body)
+        error = json.loads(body)["error"]
+        assert error["code"] == "invalid_request_body" and "keys and ids are" in error["message"]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b'{"key": "fixed", "inputs": {"x": "\\udc80"}}',
+        b'{"key": "\\ud800"}',
+        b'{"key": "fixed", "messages": [{"role": "user", "content": "a\\udfffb"}]}',
+        b'{"key": "fixed", "inputs": {"\\udc80": 1}}',
+    ],
+)
+def test_lone_surrogates_are_a_400_not_a_crash(http: httpx.Client, content: bytes) -> None:
+    error = orq_error(http.post(f"{API}/invoke", content=content), 400, "invalid_request_body")
+    assert "lone surrogate" in error["message"]
+    assert post(http, "invoke", key="fixed").status_code == 200
+
+
+def test_unknown_routes_and_methods_have_the_envelope(http: httpx.Client) -> None:
+    orq_error(http.get("/v3/things"), 404, "not_found")
+    orq_error(http.get(f"{API}/invoke"), 405, "method_not_allowed")

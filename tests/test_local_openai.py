@@ -168,7 +168,8 @@ def local(upstream: FakeOpenAI, tmp_path_factory: pytest.TempPathFactory) -> Ite
         responder: {{openai: {{base_url: "http://127.0.0.1:{closed_port()}/v1"}}}}
     """
     path.write_text(textwrap.dedent(text), encoding="utf-8")
-    with LocalServer(path) as server:
+    # The upstream is on loopback: only the variables need the user's say-so.
+    with LocalServer(path, allow_env=[KEY_ENV, "TEST_NOT_SET"]) as server:
         yield server
 
 
@@ -245,20 +246,22 @@ def test_stream_passes_the_upstream_pieces_through(
 
 
 @pytest.mark.parametrize(
-    ("content", "status", "fragment"),
+    ("content", "status", "code", "fragment"),
     [
-        ("fail 500", 502, "answered 500: the model fell over"),
-        ("fail 401", 502, "answered 401: it rejected the API key"),
-        ("fail 429", 429, "answered 429: slow down"),
+        ("fail 500", 502, "provider_error", "answered 500: the model fell over"),
+        ("fail 401", 422, "provider_credential_invalid", "answered 401: it rejected the API key"),
+        ("fail 429", 429, "rate_limit_exceeded", "answered 429: slow down"),
     ],
 )
 @pytest.mark.parametrize("endpoint", ["invoke", "stream"])
 def test_upstream_errors_become_clear_errors_before_any_byte(
-    http: httpx.Client, endpoint: str, content: str, status: int, fragment: str
+    http: httpx.Client, endpoint: str, content: str, status: int, code: str, fragment: str
 ) -> None:
+    # orq.ai's statuses and codes for what a provider does (orq-api-additions §1.2).
     request = {"key": "local-llm", "messages": [{"role": "user", "content": content}]}
     response = http.post(f"{API}/{endpoint}", json=request)
     assert response.status_code == status
+    assert response.json()["error"]["code"] == code
     assert fragment in response.json()["message"]
     assert SECRET not in response.text
     if status == 429:
@@ -268,11 +271,13 @@ def test_upstream_errors_become_clear_errors_before_any_byte(
 def test_unreachable_upstream_and_missing_key_variable(http: httpx.Client) -> None:
     unreachable = http.post(f"{API}/invoke", json={"key": "unreachable"})
     assert unreachable.status_code == 502
+    assert unreachable.json()["error"]["code"] == "provider_error"
     assert unreachable.json()["message"].startswith(
         "Could not reach the OpenAI-compatible server at http://127.0.0.1:"
     )
     missing = http.post(f"{API}/stream", json={"key": "missing-env"})
-    assert missing.status_code == 500
+    assert missing.status_code == 422
+    assert missing.json()["error"]["code"] == "provider_credential_invalid"
     assert missing.json()["message"].startswith("The environment variable TEST_NOT_SET")
 
 

@@ -83,7 +83,7 @@ def test_status_fault_fails_the_first_n_requests_with_retry_after(http: httpx.Cl
         assert response.headers["retry-after"] == "0.25"
         assert response.headers["retry-after-ms"] == "250"
         body = response.json()
-        assert body["code"] == 429 and body["error"]["code"] == "rate_limit_exceeded"
+        assert "code" not in body and body["error"]["code"] == "rate_limit_exceeded"
         assert "faults.status" in body["message"]
     assert (
         http.post(f"{API}/invoke", json={"key": "flaky"}).json()["choices"][0]["message"]["content"]
@@ -124,3 +124,38 @@ def test_faults_delay_and_5xx(serve_deployments: Callable[..., LocalServer]) -> 
             client.stream("POST", f"{API}/stream", json={"key": "mute"}) as stream,
         ):
             assert list(read_events(stream)) == []
+
+
+FAULT_TABLE = [
+    # status, code in the file (None: the default), code answered (orq-api-additions §1.2)
+    (402, None, "quota_exceeded"),
+    (408, None, "request_timeout"),
+    (422, None, "provider_credential_invalid"),
+    (422, "model_configuration_missing", "model_configuration_missing"),
+    (429, None, "rate_limit_exceeded"),
+    (500, None, "internal_error"),
+    (502, None, "provider_error"),
+    (503, None, "service_unavailable"),
+    (503, "provider_overloaded", "provider_overloaded"),
+    (504, None, "provider_timeout"),
+]
+
+
+@pytest.mark.parametrize(("status", "code", "answered"), FAULT_TABLE)
+def test_every_fault_status_answers_with_orqs_code(
+    serve_deployments: Callable[..., LocalServer], status: int, code: str | None, answered: str
+) -> None:
+    given = f", code: {code}" if code else ""
+    faults = f"{{status: {status}{given}}}"
+    server = serve_deployments(
+        f"deployments: [{{key: f, prompt_config: {{model: m}}, faults: {faults}}}]"
+    )
+    with httpx.Client(base_url=server.base_url, timeout=10) as client:
+        for endpoint in ("invoke", "stream"):
+            response = client.post(f"{API}/{endpoint}", json={"key": "f"})
+            assert response.status_code == status
+            error = response.json()["error"]
+            assert (error["code"], error["doc_url"]) == (
+                answered,
+                f"https://docs.orq.ai/errors/{answered}",
+            )

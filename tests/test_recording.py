@@ -181,7 +181,7 @@ def test_a_changed_input_fails_with_one_line_naming_the_deployment_and_field(
         body = httpx.post(
             f"{server.base_url}/v2/deployments/stream", json={"key": "counter", "inputs": {"a": 1}}
         ).json()
-        assert body["error"]["code"] == "not_recorded" and body["code"] == 404
+        assert body["error"]["code"] == "not_recorded" and "code" not in body  # orq's envelope
         assert "stream of 'counter': inputs differs from the recorded request" in body["message"]
         typo = httpx.post(f"{server.base_url}/v2/deployments/invoke", json={"key": "countr"})
         assert "Did you mean 'counter'?" in typo.json()["message"]

@@ -151,11 +151,11 @@ def encode_event(event: Event) -> bytes:
 
 
 def miss_body(message: str, *, humanloop: bool) -> dict[str, Any]:
-    """A miss as the service shapes a 404: orq's `{message, code, error}` or Humanloop's
+    """A miss as the service shapes a 404: orq's `{message, error: {code, message}}` or Humanloop's
     FastAPI `{detail}`."""
     if humanloop:
         return {"detail": message}
-    return {"message": message, "code": 404, "error": {"code": "not_recorded", "message": message}}
+    return {"message": message, "error": {"code": "not_recorded", "message": message}}
 
 
 # -- lines ---------------------------------------------------------------------------------------

@@ -1,5 +1,8 @@
 """Invoke answers on the wire: one JSON object, or a `text/event-stream` of chunks.
 
+An image deployment answers invoke with `object: "image"` and one message `{type: "image",
+role: "assistant", url}` (reference: orq-api-additions §5); it is never streamed (`_app`).
+
 Every chunk is a complete invoke-shaped object (reference §6.1, §8.1) with the same `id`,
 `created` and `telemetry`; `content` is the new piece only. The final chunk has `is_final:
 true`, the `finish_reason`, `finalized`, and `usage` / `retrievals` when the request asked for
@@ -48,11 +51,17 @@ def _choice(
     return {"index": 0, "message": message, "finish_reason": finish_reason}
 
 
+def _image_choice(url: str, finish_reason: str) -> dict[str, Any]:
+    message = {"type": "image", "role": "assistant", "url": url}  # reference: additions §5
+    return {"index": 0, "message": message, "finish_reason": finish_reason}
+
+
 def _final_fields(prepared: Prepared, reply: Reply, text: str) -> dict[str, Any]:
     options = prepared.request.invoke_options
     out: dict[str, Any] = {"finalized": now_iso()}
     if options is not None and options.include_usage:
-        out["usage"] = reply.usage or usage(prepared, text)
+        answered = "" if prepared.model_type == "image" else text  # a url is not generated text
+        out["usage"] = reply.usage or usage(prepared, answered)
     if options is not None and options.include_retrievals:
         out["retrievals"] = retrievals(prepared)
     return out
@@ -62,11 +71,12 @@ async def json_answer(prepared: Prepared, reply: Reply) -> dict[str, Any]:
     """The whole answer as one invoke response (`is_final: true`)."""
     text = "".join([piece async for piece in reply.pieces])
     head = _head(prepared, reply)
-    answer = {
-        **head,
-        "is_final": True,
-        "choices": [_choice(text, reply.finish_reason, reply.tool_calls)],
-    }
+    choice = (
+        _image_choice(text, reply.finish_reason)
+        if prepared.model_type == "image"
+        else _choice(text, reply.finish_reason, reply.tool_calls)
+    )
+    answer = {**head, "is_final": True, "choices": [choice]}
     answer |= _final_fields(prepared, reply, text)
     if reply.provider_response is not None:
         answer["provider_response"] = reply.provider_response

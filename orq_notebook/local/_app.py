@@ -11,6 +11,12 @@ Routes (behind any path prefix: `/some/prefix/v2/deployments` works as well):
 
 and Humanloop's v4 `POST /v4/completion-deployed` and `/v4/chat-deployed` (`_humanloop_app`),
 orq's files API (`/v2/files`, `_files`) and feedback API (`/v2/feedback`, `_feedback`).
+Another module adds its routes with one line in `create_app` (`*its_routes()`); raising
+`RequestError` from a route gives orq's error envelope with its status.
+
+Errors are orq.ai's (`_wire.error_body`): a body that cannot be used is 400
+`invalid_request_body`, an unknown key 404 `deployment_not_found`, a missing or wrong key 401
+`authentication_required` / `invalid_api_key`, an open variable under `strict_variables` 422.
 """
 
 from __future__ import annotations
@@ -18,9 +24,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-import json
 from collections.abc import AsyncIterator, Callable, Iterable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -35,15 +40,17 @@ from ._answers import EventStream, json_answer
 from ._feedback import FeedbackStore, feedback_routes
 from ._files import FileStore, file_routes
 from ._humanloop_app import HumanloopGate, humanloop_routes, is_humanloop_path
+from ._inbound import check_name, decode_json, quoted
 from ._reading import DeploymentFileError
 from ._resolve import config_message, parse_request, prepare
 from ._responders import Upstream, start_reply
+from ._spec import NAME_RULE, STREAMED_TYPES
 from ._store import DeploymentStore, StoredDeployment, paginate
 from ._wire import (
     RequestError,
     deployment_body,
     error_body,
-    list_error_body,
+    invalid_body,
     new_ulid,
     tool_for_config,
     variant_id,
@@ -51,12 +58,11 @@ from ._wire import (
     version_id,
 )
 
-__all__ = ["DEFAULT_MAX_BODY_BYTES", "create_app"]
+__all__ = ["DEFAULT_MAX_BODY_BYTES", "create_app", "deployment_routes"]
 
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
 _API = "/v2/deployments"
 T = TypeVar("T")
-_FAULT_CODES = {429: "rate_limit_exceeded", 500: "internal_error", 503: "service_unavailable"}
 
 
 def _store(request: Request) -> DeploymentStore:
@@ -66,11 +72,13 @@ def _store(request: Request) -> DeploymentStore:
 
 
 def _deployment(request: Request, key: str) -> StoredDeployment:
+    if key in (".", ".."):  # never a key: in a path it would change the endpoint
+        check_name(key, "key")
     store = _store(request)
     found = store.get(key)
     if found is None:
         known = ", ".join(d.key for d in store.deployments()[:10]) or "none"
-        message = f"Deployment with key '{key}' was not found. Known keys: {known}."
+        message = f"Deployment with key {quoted(key)} was not found. Known keys: {known}."
         raise RequestError(404, message, "deployment_not_found")
     return found
 
@@ -86,20 +94,7 @@ async def _body(request: Request) -> InvokeRequest:
     if size > limit:
         message = f"The request body is {size} bytes; this server accepts at most {limit}."
         raise RequestError(413, message, "request_too_large")
-    try:
-        parsed = json.loads(data, parse_constant=_refuse_constant)
-    except ValueError as exc:
-        raise RequestError(
-            422, f"The request body is not valid JSON: {exc}.", "invalid_json"
-        ) from None
-    except RecursionError:  # e.g. 100,000 `[`: a 422 like any bad body, not a crash
-        message = "The request body is not valid JSON: it is nested too deeply."
-        raise RequestError(422, message, "invalid_json") from None
-    return parse_request(parsed)
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
+    return parse_request(decode_json(bytes(data)))
 
 
 def _query_int(request: Request, name: str, default: int) -> int:
@@ -109,8 +104,11 @@ def _query_int(request: Request, name: str, default: int) -> int:
         if raw is not None and float(raw) != value or not 1 <= value <= 50:
             raise ValueError(raw)
     except (ValueError, OverflowError):
-        message = f"Invalid query parameter: {name}: expected an integer from 1 to 50; got {raw!r}."
-        raise RequestError(422, message, "invalid_request", field=name) from None
+        message = (
+            f"Invalid query parameter: {name}: expected an integer from 1 to 50; "
+            f"got {quoted(str(raw))}."
+        )
+        raise invalid_body(message, field=name) from None
     return value
 
 
@@ -121,14 +119,16 @@ def _page(
     before = request.query_params.get("ending_before")
     if after and before:
         message = "Give either starting_after or ending_before, not both."
-        raise RequestError(422, message, "invalid_request", field="ending_before")
+        raise invalid_body(message, field="ending_before")
     limit = _query_int(request, "limit", 10)
     try:
         return paginate(items, cursors, limit=limit, starting_after=after, ending_before=before)
     except LookupError:
         name = "starting_after" if after else "ending_before"
-        message = f"Invalid query parameter: {name}: nothing has the id {after or before!r}."
-        raise RequestError(422, message, "invalid_request", field=name) from None
+        message = (
+            f"Invalid query parameter: {name}: nothing has the id {quoted(after or before or '')}."
+        )
+        raise invalid_body(message, field=name) from None
 
 
 async def list_deployments(request: Request) -> Response:
@@ -140,10 +140,10 @@ async def list_deployments(request: Request) -> Response:
 
 
 async def list_versions(request: Request) -> Response:
-    wanted = request.path_params["key_or_id"]
+    wanted = check_name(request.path_params["key_or_id"], "key or id", field="key_or_id")
     deployment = _store(request).find(wanted)
     if deployment is None:
-        message = f"Deployment with key or id '{wanted}' was not found."
+        message = f"Deployment with key or id {quoted(wanted)} was not found."
         raise RequestError(404, message, "deployment_not_found")
     history = list(deployment.history)
     wanted_variant = request.query_params.get("variant_id")
@@ -184,14 +184,16 @@ async def stream(request: Request) -> Response:
 
 async def invalidate(request: Request) -> Response:
     store: DeploymentStore = request.app.state.store
+    wanted = check_name(request.path_params["deployment_id"], "id", field="deployment_id")
     store.reload()
-    wanted = request.path_params["deployment_id"]
     found = next((d for d in store.deployments() if d.id == wanted), None)
     if found is None:
         by_key = store.get(wanted)
         hint = f" '{wanted}' is a key; invalidate takes the id: {by_key.id}." if by_key else ""
         raise RequestError(
-            404, f"Deployment with id '{wanted}' was not found.{hint}", "deployment_not_found"
+            404,
+            f"Deployment with id {quoted(wanted)} was not found.{hint}",
+            "deployment_not_found",
         )
     store.reset_failures(found.key)
     return Response(status_code=204)
@@ -200,6 +202,15 @@ async def invalidate(request: Request) -> Response:
 async def _answer(request: Request, body: InvokeRequest, *, stream: bool) -> Response:
     deployment = _deployment(request, body.key)
     prepared = prepare(deployment, body)
+    if stream and prepared.model_type not in STREAMED_TYPES:
+        # orq.ai: "Stream deployment generation. Only supported for completions and chat
+        # completions." What it answers otherwise is not documented; this is a clear 400.
+        raise invalid_body(
+            f"Deployment {body.key!r} is a {prepared.model_type} deployment; streaming serves "
+            "only chat and completion deployments, as on orq.ai: call "
+            "/v2/deployments/invoke without `stream`.",
+            field="key",
+        )
     faults = deployment.spec.faults
     if faults is not None and faults.delay_ms:
         await asyncio.sleep(faults.delay_ms / 1000)
@@ -213,11 +224,26 @@ async def _answer(request: Request, body: InvokeRequest, *, stream: bool) -> Res
             f"Deployment {body.key!r} answered {faults.status} on purpose "
             "(faults.status in the deployments file)."
         )
-        raise RequestError(faults.status, message, _FAULT_CODES[faults.status], headers=headers)
+        code = faults.code or "internal_error"
+        raise RequestError(faults.status, message, code, headers=headers)
     reply = await start_reply(prepared, stream=stream, upstream=request.app.state.upstream)
     if stream:
         return EventStream(prepared, reply, drop_after=faults.drop_after_chunks if faults else None)
     return JSONResponse(await json_answer(prepared, reply))
+
+
+def _path_problem(scope: Scope) -> str | None:
+    """Why the request's path is refused: a `.` or `..` segment, or an encoded `/`, `\\` or
+    NUL (either would make a key or id change which endpoint is meant)."""
+    segments = str(scope["path"]).split("/")
+    raw = bytes(scope.get("raw_path") or b"").lower()
+    if any(s in (".", "..") for s in segments) or any(c in raw for c in (b"%2f", b"%5c", b"%00")):
+        shown = quoted(raw.decode("latin-1") or str(scope["path"]), 120)
+        return (
+            f"Invalid request: the path {shown} holds a `.` or `..` segment or an encoded `/`, "
+            f"`\\` or NUL; deployment keys and ids are {NAME_RULE}."
+        )
+    return None
 
 
 class _Gate:
@@ -232,17 +258,24 @@ class _Gate:
             await self._humanloop(scope, receive, send)
             return
         if scope["type"] == "http":
+            bad_path = _path_problem(scope)
+            if bad_path:
+                await JSONResponse(error_body(bad_path, "invalid_request_body"), 400)(
+                    scope, receive, send
+                )
+                return
             at = scope["path"].rfind(_API)
             if at > 0:
                 scope = {**scope, "root_path": scope["path"][:at]}
             problem = self._check(scope)
             if problem:
-                body = error_body(401, problem, "invalid_api_key")
+                body = error_body(*problem)
                 await JSONResponse(body, 401, {"WWW-Authenticate": "Bearer"})(scope, receive, send)
                 return
         await self.app(scope, receive, send)
 
-    def _check(self, scope: Scope) -> str | None:
+    def _check(self, scope: Scope) -> tuple[str, str] | None:
+        """(message, orq error code) when the request may not pass."""
         if not self._key:
             return None
         header = dict(scope["headers"]).get(b"authorization", b"")
@@ -250,10 +283,12 @@ class _Gate:
         if scheme.lower() != b"bearer" or not token.strip():
             return (
                 "Missing API key: this local server was started with an API key; send it as "
-                "`Authorization: Bearer <key>`."
+                "`Authorization: Bearer <key>`.",
+                "authentication_required",
             )
         if not hmac.compare_digest(token.strip(), self._key):
-            return "Invalid API key: it is not the key this local server was started with."
+            message = "Invalid API key: it is not the key this local server was started with."
+            return message, "invalid_api_key"
         return None
 
 
@@ -264,25 +299,35 @@ def _on_request_error(request: Request, exc: Exception) -> Response:
 
 def _on_file_error(request: Request, exc: Exception) -> Response:
     message = f"The deployments file cannot be used; fix it and retry (no restart needed): {exc}"
-    if request.url.path.endswith(_API):
-        return JSONResponse(list_error_body(message), 500)
-    return JSONResponse(error_body(500, message, "deployments_file_error"), 500)
+    return JSONResponse(error_body(message, "internal_error"), 500)
 
 
 def _on_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    message = f"{exc.detail}: {request.method} {request.url.path}."
+    path = quoted(request.url.path, 120)
+    message = f"{exc.detail}: {request.method} {path}."
+    code = "method_not_allowed" if exc.status_code == 405 else "invalid_request_body"
     if exc.status_code == 404:
-        message = (
-            f"Not found: {request.method} {request.url.path}. This server answers under {_API}."
-        )
-    code = "not_found" if exc.status_code == 404 else "invalid_request"
-    return JSONResponse(error_body(exc.status_code, message, code), exc.status_code, exc.headers)
+        message = f"Not found: {request.method} {path}. This server answers under {_API}."
+        code = "not_found"
+    return JSONResponse(error_body(message, code), exc.status_code, exc.headers)
 
 
 def _on_crash(request: Request, exc: Exception) -> Response:
     message = f"The local deployments server failed: {type(exc).__name__}: {exc}"
-    return JSONResponse(error_body(500, message, "internal_error"), 500)
+    return JSONResponse(error_body(message, "internal_error"), 500)
+
+
+def deployment_routes() -> list[Route]:
+    """orq's Deployments API (see the module docstring)."""
+    return [
+        Route(_API, list_deployments, methods=["GET"]),
+        Route(f"{_API}/get_config", get_config, methods=["POST"]),
+        Route(f"{_API}/invoke", invoke, methods=["POST"]),
+        Route(f"{_API}/stream", stream, methods=["POST"]),
+        Route(f"{_API}/invalidate/{{deployment_id}}", invalidate, methods=["DELETE"]),
+        Route(f"{_API}/{{key_or_id}}/versions", list_versions, methods=["GET"]),
+    ]
 
 
 def create_app(
@@ -304,12 +349,7 @@ def create_app(
 
     app = Starlette(
         routes=[
-            Route(_API, list_deployments, methods=["GET"]),
-            Route(f"{_API}/get_config", get_config, methods=["POST"]),
-            Route(f"{_API}/invoke", invoke, methods=["POST"]),
-            Route(f"{_API}/stream", stream, methods=["POST"]),
-            Route(f"{_API}/invalidate/{{deployment_id}}", invalidate, methods=["DELETE"]),
-            Route(f"{_API}/{{key_or_id}}/versions", list_versions, methods=["GET"]),
+            *deployment_routes(),
             *humanloop_routes(),
             *file_routes(),
             *feedback_routes(),

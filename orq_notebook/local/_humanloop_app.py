@@ -41,6 +41,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..client._models import InvokeRequest
 from ..humanloop._models import ChatDeployedRequest, CompletionDeployedRequest
+from ._inbound import lone_surrogate
 from ._loader import stable_id
 from ._reading import DeploymentFileError
 from ._resolve import Prepared, count_tokens, prepare, usage
@@ -123,6 +124,13 @@ async def _body(request: Request, model: type[_Request]) -> _Request:
         data = json.loads(raw)
     except ValueError as exc:
         raise _invalid([], f"The body is not valid JSON: {exc}", "value_error.jsondecode") from None
+    except RecursionError:
+        message = "The body is not valid JSON: it is nested too deeply."
+        raise _invalid([], message, "value_error.jsondecode") from None
+    where = lone_surrogate(data)
+    if where is not None:  # not valid Unicode: no answer could even quote it
+        message = f"{where}: the text holds a lone surrogate, which is not valid Unicode."
+        raise _invalid([], message, "value_error.unicode")
     if not isinstance(data, dict):
         raise _invalid([], "The body must be a JSON object.", "type_error.dict")
     known = {k: v for k, v in data.items() if k in model.model_fields}  # FastAPI ignores others
@@ -175,7 +183,7 @@ def _prepare(deployment: StoredDeployment, body: _Request) -> Prepared:
         first = exc.errors()[0]
         raise _invalid(list(first["loc"]), first["msg"], first["type"]) from None
     try:
-        return prepare(deployment, request)
+        return prepare(deployment, request, strict=True)  # Humanloop refused open variables
     except RequestError as exc:
         raise _invalid([exc.field or "inputs"], exc.message, "value_error.missing") from None
 

@@ -7,6 +7,7 @@ e.g. ``deployments.yaml, line 12: deployments[1].responder: expected echo, ...``
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 import re
@@ -16,11 +17,13 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
-from ._reading import DeploymentFileError, FieldPath, dotted, read_data
+from ._egress import Egress
+from ._reading import DeploymentFileError, FieldPath, check_bounds, dotted, read_data, read_file
 from ._spec import (
     CONFIG_ROLES,
+    FAULT_CODES,
     MODEL_TYPES,
-    PROVIDERS,
+    NAME_RULE,
     DeploymentSpec,
     EchoResponder,
     Faults,
@@ -29,6 +32,7 @@ from ._spec import (
     Responder,
     Variant,
     check_parameter,
+    is_name,
     utc_iso,
 )
 
@@ -46,11 +50,10 @@ _ENTRY_FIELDS = (
     "faults",
     "created",
     "updated",
+    "strict_variables",
 )
 _CONFIG_FIELDS = ("provider", "model", "model_type", "model_parameters", "messages", "tools")
-_FAULT_STATUSES = (429, 500, 503)
 _RESPONDER_HELP = "expected echo, {mock: text} or {openai: {base_url, model, api_key_env}}"
-_NAME, _NAME_WHAT = r"[^\s/]+", "a non-empty string without spaces or slashes"
 _ID_NAMESPACE = uuid.UUID("5b1f3c1e-8d0a-4f61-9f3b-6a2f0e7c9d41")
 
 
@@ -59,28 +62,33 @@ def stable_id(name: str) -> str:
     return str(uuid.uuid5(_ID_NAMESPACE, name))
 
 
-def load_path(path: Path) -> list[DeploymentSpec]:
-    """Read and validate the file at `path`."""
+def load_path(path: Path, *, egress: Egress | None = None) -> list[DeploymentSpec]:
+    """Read and validate the file at `path`; `egress` (default: from the environment) says
+    which hosts and environment variables it may name."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_file(path)
     except FileNotFoundError:
         raise DeploymentFileError("the file does not exist", source=str(path)) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise DeploymentFileError(f"cannot read the file: {exc}", source=str(path)) from None
-    return parse_text(text, source=str(path), is_json=path.suffix.lower() == ".json")
+    is_json = path.suffix.lower() == ".json"
+    return parse_text(text, source=str(path), is_json=is_json, egress=egress)
 
 
 def parse_text(
-    text: str, *, source: str = "<string>", is_json: bool = False
+    text: str, *, source: str = "<string>", is_json: bool = False, egress: Egress | None = None
 ) -> list[DeploymentSpec]:
     """Validate the text of a deployments file."""
     data, lines = read_data(text, source, is_json=is_json)
-    return _Validator(source, lines).document(data)
+    return _Validator(source, lines, egress or Egress.resolve()).document(data)
 
 
-def parse_data(data: Any, *, source: str = "<data>") -> list[DeploymentSpec]:
+def parse_data(
+    data: Any, *, source: str = "<data>", egress: Egress | None = None
+) -> list[DeploymentSpec]:
     """Validate already-parsed data shaped like a deployments file."""
-    return _Validator(source, {}).document(data)
+    check_bounds(data, source)
+    return _Validator(source, {}, egress or Egress.resolve()).document(data)
 
 
 def _is_number(value: Any) -> bool:
@@ -88,8 +96,8 @@ def _is_number(value: Any) -> bool:
 
 
 class _Validator:
-    def __init__(self, source: str, lines: dict[FieldPath, int]) -> None:
-        self.source, self.lines = source, lines
+    def __init__(self, source: str, lines: dict[FieldPath, int], egress: Egress) -> None:
+        self.source, self.lines, self.egress = source, lines, egress
 
     def fail(self, path: FieldPath, problem: str) -> NoReturn:
         line, probe = None, path
@@ -104,7 +112,13 @@ class _Validator:
             self.fail(path, f"expected a mapping with {', '.join(fields)}; got {value!r}")
         for name in value:
             if name not in fields:
-                self.fail((*path, name), f"unknown field; expected one of {', '.join(fields)}")
+                close = difflib.get_close_matches(str(name), fields, n=3, cutoff=0.6)
+                hint = (
+                    f"did you mean {' or '.join(f'`{c}`' for c in close)}?"
+                    if close
+                    else f"expected one of {', '.join(fields)}"
+                )
+                self.fail((*path, name), f"unknown field; {hint}")
         return value
 
     def string(
@@ -142,7 +156,8 @@ class _Validator:
     def document(self, data: Any) -> list[DeploymentSpec]:
         if data is None:
             self.fail((), "the file is empty; expected a mapping with a `deployments:` list")
-        top = self.mapping(data, (), ("deployments",))
+        top = self.mapping(data, (), ("deployments", "strict_variables"))
+        strict = self.boolean(top.get("strict_variables", False), ("strict_variables",))
         entries = top.get("deployments")
         if not isinstance(entries, list):
             self.fail(("deployments",), f"expected a list of deployments; got {entries!r}")
@@ -150,7 +165,7 @@ class _Validator:
         first: dict[tuple[str, str], int] = {}
         for index, raw in enumerate(entries):
             path = ("deployments", index)
-            spec = self.entry(self.jsonable(raw, path), path)
+            spec = self.entry(self.jsonable(raw, path), path, strict)
             for kind, value in (("key", spec.key), ("id", spec.id)):
                 if (kind, value) in first:
                     other = first[(kind, value)]
@@ -161,39 +176,66 @@ class _Validator:
             specs.append(spec)
         return specs
 
-    def entry(self, raw: Any, path: FieldPath) -> DeploymentSpec:
+    def boolean(self, value: Any, path: FieldPath) -> bool:
+        if not isinstance(value, bool):
+            self.fail(path, f"expected true or false; got {value!r}")
+        return value
+
+    def name(self, value: Any, path: FieldPath) -> str:
+        if not is_name(value):
+            self.fail(path, f"expected a key or id that is {NAME_RULE}; got {value!r}")
+        return str(value)
+
+    def entry(self, raw: Any, path: FieldPath, strict: bool) -> DeploymentSpec:
         entry = self.mapping(raw, path, _ENTRY_FIELDS)
         if "key" not in entry:
             self.fail(path, "missing the required field `key`")
-        key = self.string(entry["key"], (*path, "key"), pattern=_NAME, what=_NAME_WHAT)
+        key = self.name(entry["key"], (*path, "key"))
         variables = entry.get("variables") or {}
         if not isinstance(variables, Mapping):
             self.fail((*path, "variables"), f"expected a mapping of defaults; got {variables!r}")
-        config = self.prompt_config(entry.get("prompt_config"), (*path, "prompt_config"), None)
         variants = entry.get("variants") or []
         if not isinstance(variants, list):
             self.fail((*path, "variants"), f"expected a list; got {variants!r}")
+        has_default = entry.get("prompt_config") is not None or not variants
+        if has_default:
+            config = self.prompt_config(entry.get("prompt_config"), (*path, "prompt_config"), None)
+            routed = tuple(
+                self.variant(v, (*path, "variants", i), config) for i, v in enumerate(variants)
+            )
+        else:  # variants only: each is a whole prompt_config, and nothing is the default
+            routed = tuple(
+                self.variant(v, (*path, "variants", i), None) for i, v in enumerate(variants)
+            )
+            config = dict(routed[0].prompt_config)
+        strict = self.boolean(entry.get("strict_variables", strict), (*path, "strict_variables"))
+        responder = self.responder(entry.get("responder", "echo"), (*path, "responder"))
+        if isinstance(responder, OpenAIResponder):
+            for i, variant_config in enumerate([config, *(v.prompt_config for v in routed)]):
+                if variant_config["model_type"] not in ("chat", "completion"):
+                    where = (*path, "prompt_config") if i == 0 else (*path, "variants", i - 1)
+                    self.fail(
+                        (*where, "model_type"),
+                        f"the openai responder answers chat and completion models, not "
+                        f"{variant_config['model_type']!r}: use echo or {{mock: <url>}}",
+                    )
         return DeploymentSpec(
             key=key,
-            id=(
-                self.string(entry["id"], (*path, "id"), pattern=_NAME, what=_NAME_WHAT)
-                if "id" in entry
-                else stable_id(key)
-            ),
+            id=self.name(entry["id"], (*path, "id")) if "id" in entry else stable_id(key),
             description=self.string(entry.get("description", ""), (*path, "description")),
             variables=dict(variables),
             prompt_config=config,
-            responder=self.responder(entry.get("responder", "echo"), (*path, "responder")),
+            responder=responder,
             stream_delay_ms=self.number(
                 entry.get("stream_delay_ms", 0), (*path, "stream_delay_ms")
             ),
-            variants=tuple(
-                self.variant(v, (*path, "variants", i), config) for i, v in enumerate(variants)
-            ),
+            variants=routed,
             faults=self.faults(entry["faults"], (*path, "faults")) if "faults" in entry else None,
             created=self.timestamp(entry.get("created"), (*path, "created")),
             updated=self.timestamp(entry.get("updated"), (*path, "updated")),
             fingerprint=json.dumps(entry, sort_keys=True),
+            has_default=has_default,
+            strict_variables=strict,
         )
 
     def timestamp(self, value: Any, path: FieldPath) -> str | None:
@@ -222,14 +264,9 @@ class _Validator:
                 merged[name] = {**base[name], **value}
             else:
                 merged[name] = value
-        provider = merged["provider"]
-        if provider not in PROVIDERS:
-            self.fail(
-                (*path, "provider"),
-                f"unknown provider {provider!r}. The official orq SDK accepts only: "
-                f"{', '.join(sorted(PROVIDERS))}. For a local OpenAI-compatible server "
-                "(Ollama, vLLM, LM Studio) use `openailike`.",
-            )
+        # Any provider name, as orq.ai's list grows (4.18 added `munito`); for a local
+        # OpenAI-compatible server (Ollama, vLLM, LM Studio) `openailike` is the honest one.
+        self.string(merged["provider"], (*path, "provider"), pattern=r"\S+", what="a provider")
         self.string(merged["model"], (*path, "model"), pattern=r"\S.*", what="a model name")
         if merged["model_type"] not in MODEL_TYPES:
             self.fail((*path, "model_type"), f"expected one of {', '.join(MODEL_TYPES)}")
@@ -345,33 +382,42 @@ class _Validator:
         )
         model = options.get("model")
         env = options.get("api_key_env")
+        env = None if env is None else self.string(env, (*where, "api_key_env"), pattern=r"\S+")
+        try:
+            refused = self.egress.refusal(base_url, env)
+        except ValueError as exc:
+            self.fail((*where, "base_url"), str(exc))
+        if refused is not None:  # a secret or a host the user did not allow (see _egress)
+            self.fail((*where, refused[0]), refused[1])
         return OpenAIResponder(
             base_url=base_url.rstrip("/"),
             model=None if model is None else self.string(model, (*where, "model")),
-            api_key_env=None if env is None else self.string(env, (*where, "api_key_env")),
+            api_key_env=env,
         )
 
-    def variant(self, raw: Any, path: FieldPath, base: Mapping[str, Any]) -> Variant:
+    def variant(self, raw: Any, path: FieldPath, base: Mapping[str, Any] | None) -> Variant:
         variant = self.mapping(raw, path, ("when", "prompt_config"))
         when = variant.get("when", {})
         if not isinstance(when, Mapping):
             self.fail(
                 (*path, "when"), f"expected a mapping matched against `context`; got {when!r}"
             )
-        config = self.prompt_config(
-            variant.get("prompt_config", {}), (*path, "prompt_config"), base
-        )
+        given = variant.get("prompt_config", {} if base is not None else None)
+        config = self.prompt_config(given, (*path, "prompt_config"), base)
         return Variant(when=dict(when), prompt_config=config)
 
     def faults(self, raw: Any, path: FieldPath) -> Faults:
-        fields = ("status", "times", "retry_after", "drop_after_chunks", "delay_ms")
+        fields = ("status", "code", "times", "retry_after", "drop_after_chunks", "delay_ms")
         faults = self.mapping(raw, path, fields)
         status = faults.get("status")
-        if status is not None and status not in _FAULT_STATUSES:
-            self.fail((*path, "status"), f"expected one of {', '.join(map(str, _FAULT_STATUSES))}")
-        for name in ("times", "retry_after"):
+        if status is not None and (not isinstance(status, int) or status not in FAULT_CODES):
+            self.fail((*path, "status"), f"expected one of {', '.join(map(str, FAULT_CODES))}")
+        for name in ("code", "times", "retry_after"):
             if name in faults and status is None:
                 self.fail((*path, name), "only meaningful with `status`")
+        code = faults.get("code")
+        if status is not None and code is not None and code not in FAULT_CODES[status]:
+            self.fail((*path, "code"), f"expected one of {', '.join(FAULT_CODES[status])}")
 
         def optional(name: str, integer: bool, low: float) -> float | None:
             value = faults.get(name)
@@ -384,6 +430,7 @@ class _Validator:
         times, drop = optional("times", True, 1), optional("drop_after_chunks", True, 0)
         return Faults(
             status=None if status is None else int(status),
+            code=None if status is None else code or FAULT_CODES[status][0],
             times=None if times is None else int(times),
             retry_after=optional("retry_after", False, 0),
             drop_after_chunks=None if drop is None else int(drop),

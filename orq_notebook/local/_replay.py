@@ -87,7 +87,7 @@ async def _replay(request: Request) -> Response:
     humanloop = api_path(request.url.path).startswith("/v4/")
     if content is None:
         message = f"The request body is larger than {limit} bytes."
-        body = {"detail": message} if humanloop else error_body(413, message, "request_too_large")
+        body = {"detail": message} if humanloop else error_body(message, "request_too_large")
         return JSONResponse(body, 413)
     wanted = Wanted.from_wire(request.method, str(request.url), content, request.headers)
     recording.learn_secrets(request.headers)

@@ -1,10 +1,13 @@
 """From a request body and a deployment to exactly what would be sent to the model.
 
 * `context` picks the first variant whose every `when` item matches (a list on either side
-  matches when any value is shared: `environments: production` matches `["production"]`).
+  matches when any value is shared: `environments: production` matches `["production"]`);
+  with none, the deployment's own `prompt_config`, or, for a deployment of variants only,
+  orq's 422 `variant_not_resolved`.
 * `inputs`, over the deployment's `variables` defaults, fill `{{variables}}` in the configured
-  messages in one pass; a variable with neither is a 422 naming it. Request messages are
-  never templated.
+  messages in one pass; a variable with neither becomes empty text, as on orq.ai ("missing
+  inputs silently omit prompt content"), or a 422 naming it with `strict_variables`.
+  Request messages are never templated.
 * `prefix_messages` go after the configured leading system message(s), `messages` at the end.
 * `extra_params` override the configured model parameters.
 
@@ -29,13 +32,14 @@ from ..client._models import InvokeRequest
 from ..client._templating import find_variables, render
 from ._spec import CONFIG_ROLES, check_parameter
 from ._store import StoredDeployment
-from ._wire import RequestError
+from ._wire import RequestError, invalid_body
 
 __all__ = [
     "Prepared",
     "config_message",
     "content_text",
     "count_tokens",
+    "open_variables",
     "parse_request",
     "prepare",
     "retrievals",
@@ -67,8 +71,14 @@ class Prepared:
         return str(self.config["provider"])
 
     @property
+    def model_type(self) -> str:
+        return str(self.config["model_type"])
+
+    @property
     def object(self) -> str:
-        return "completion" if self.config["model_type"] == "completion" else "chat"
+        """The answer's `object`: `image` for image models, `completion`, else `chat`."""
+        kind = self.model_type
+        return kind if kind in ("image", "completion") else "chat"
 
 
 def _field(loc: tuple[int | str, ...]) -> str:
@@ -85,21 +95,21 @@ def _field(loc: tuple[int | str, ...]) -> str:
 
 
 def parse_request(data: Any) -> InvokeRequest:
-    """Validate a JSON body; unknown top-level keys (such as the SDK's `stream`) are ignored."""
+    """Validate a JSON body as orq.ai does: unknown keys are ignored at every depth (the SDK
+    adds fields from release to release: `file_id`, `reasoning_content`, `extra_content`...,
+    and sends `stream` where no schema has it); a wrong value is a 400 naming the field."""
     if not isinstance(data, dict):
-        raise RequestError(422, "The request body must be a JSON object.", "invalid_request")
-    known = {k: v for k, v in data.items() if k in InvokeRequest.model_fields}
+        raise invalid_body("The request body must be a JSON object.")
     try:
-        request = InvokeRequest.model_validate(known)
+        request = InvokeRequest.model_validate(data, extra="ignore")
     except ValidationError as exc:
         first = exc.errors()[0]
         field = _field(first["loc"])
-        message = f"Invalid request body: {field}: {first['msg']}."
-        raise RequestError(422, message, "invalid_request", field=field) from None
+        raise invalid_body(f"Invalid request body: {field}: {first['msg']}.", field=field) from None
     try:
         request.to_wire()  # what `prepare` does later; a value nested too deeply fails here
     except ValueError as exc:
-        raise RequestError(422, f"Invalid request body: {exc}.", "invalid_request") from None
+        raise invalid_body(f"Invalid request body: {exc}.") from None
     return request
 
 
@@ -142,26 +152,61 @@ def _templates(messages: list[Mapping[str, Any]]) -> list[str]:
     return texts
 
 
-def prepare(deployment: StoredDeployment, request: InvokeRequest) -> Prepared:
-    """Resolve variant, variables, messages and parameters; raise `RequestError` (422)."""
+def _variant(deployment: StoredDeployment, context: Mapping[str, Any]) -> Mapping[str, Any]:
     spec = deployment.spec
-    context = request.context or {}
-    config = next(
-        (v.prompt_config for v in spec.variants if _matches(v.when, context)), spec.prompt_config
+    for variant in spec.variants:
+        if _matches(variant.when, context):
+            return variant.prompt_config
+    if spec.has_default:
+        return spec.prompt_config
+    rules = "; ".join(json.dumps(dict(v.when), sort_keys=True) for v in spec.variants)
+    raise RequestError(
+        422,
+        f"No variant of deployment {spec.key!r} matches the context "
+        f"{json.dumps(dict(context), sort_keys=True)} and it has no default; its variants "
+        f"want: {rules}.",
+        "variant_not_resolved",
+        field="context",
     )
-    values = {**spec.variables, **(request.inputs or {})}
+
+
+def open_variables(
+    deployment: StoredDeployment, config: Mapping[str, Any], inputs: Mapping[str, Any]
+) -> list[str]:
+    """The `{{variables}}` of `config`'s messages with neither an input nor a default."""
+    values = {**deployment.spec.variables, **inputs}
     needed = [n for t in _templates(config["messages"]) for n in find_variables(t)]
-    missing = list(dict.fromkeys(n for n in needed if n not in values))
-    if missing:
+    return list(dict.fromkeys(n for n in needed if n not in values))
+
+
+def prepare(
+    deployment: StoredDeployment, request: InvokeRequest, *, strict: bool | None = None
+) -> Prepared:
+    """Resolve variant, variables, messages and parameters; raise `RequestError` (422).
+
+    `strict` (default: the deployment's `strict_variables`) makes a variable with neither an
+    input nor a default a 422 naming it; otherwise it renders as empty text, as on orq.ai.
+    """
+    spec = deployment.spec
+    config = _variant(deployment, request.context or {})
+    values = {**spec.variables, **(request.inputs or {})}
+    missing = open_variables(deployment, config, request.inputs or {})
+    if missing and (spec.strict_variables if strict is None else strict):
         names = ", ".join(f"{{{{{n}}}}}" for n in missing)
         noun = "value" if len(missing) == 1 else "values"
+        why = (
+            " (this deployment has `strict_variables`; orq.ai renders them empty)"
+            if strict is None
+            else ""
+        )
         raise RequestError(
             422,
             f"Missing {noun} for {names} in deployment {spec.key!r}: pass it in `inputs` or give "
-            "it a default under `variables` in the deployments file.",
+            f"it a default under `variables` in the deployments file{why}.",
             "missing_variables",
             field="inputs",
         )
+    values |= dict.fromkeys(missing, "")
     configured = [
         {**m, "content": _render_content(m.get("content"), values)} for m in config["messages"]
     ]
@@ -180,9 +225,7 @@ def prepare(deployment: StoredDeployment, request: InvokeRequest) -> Prepared:
         problem = check_parameter(name, value, allow_unknown=True)  # unknown: for the provider
         if problem:
             field = f"extra_params.{name}"
-            raise RequestError(
-                422, f"Invalid request body: {field}: {problem}.", "invalid_request", field=field
-            )
+            raise invalid_body(f"Invalid request body: {field}: {problem}.", field=field)
     parameters = {**config["model_parameters"], **extra}
     return Prepared(deployment, request, config, messages, parameters)
 

@@ -8,6 +8,8 @@
   parameters are set, a line shows them: ``(parameters: temperature=0.2, maxTokens=256)``;
   uploaded files sent in `file_ids` a last one: ``(file_ids: file_01J…)``.
 * **mock** answers with fixed text. `invoke_options.mock_response` overrides any responder.
+* For an image deployment (`model_type: image`) the text is the picture's url: `mock` gives
+  it as is, `echo` draws the message list into an SVG data URI (`_images`).
 * **openai** posts to ``{base_url}/chat/completions`` of any OpenAI-compatible server
   (Ollama, vLLM, LM Studio, OpenAI) and streams its `choices[0].delta.content` through.
   The deployment's `tools` go with the request; tool calls the model makes come back whole
@@ -28,6 +30,7 @@ from typing import Any
 
 import httpx
 
+from ._images import echo_image
 from ._resolve import Prepared, content_text
 from ._spec import MockResponder, OpenAIResponder
 from ._wire import RequestError
@@ -124,6 +127,8 @@ async def start_reply(prepared: Prepared, *, stream: bool, upstream: Upstream) -
         text = responder.text
     elif isinstance(responder, OpenAIResponder):
         return await _openai(prepared, responder, stream, upstream.client())
+    elif prepared.model_type == "image":
+        text = echo_image(echo_text(prepared), prepared.parameters.get("dimensions"))
     else:
         text = echo_text(prepared)
     pieces = split_words(text) if stream else [text]
@@ -238,7 +243,7 @@ async def _openai(
                 f"The environment variable {responder.api_key_env} (named by `api_key_env` of "
                 f"deployment {prepared.deployment.key!r}) is not set in the local server's process."
             )
-            raise RequestError(500, message, "configuration_error")
+            raise RequestError(422, message, "provider_credential_invalid")
         headers["Authorization"] = f"Bearer {key}"
     body = _openai_body(prepared, responder.model or prepared.model, stream)
     request = client.build_request(
@@ -246,6 +251,9 @@ async def _openai(
     )
     try:
         response = await client.send(request, stream=stream)
+    except httpx.TimeoutException as exc:
+        message = f"{where[0].upper()}{where[1:]} did not answer in time: {type(exc).__name__}"
+        raise RequestError(504, message, "provider_timeout") from None
     except httpx.HTTPError as exc:
         message = f"Could not reach {where}: {type(exc).__name__}: {exc}"
         raise RequestError(502, message, "provider_error") from None
@@ -284,9 +292,16 @@ def _upstream_error(response: httpx.Response, where: str, key: str | None) -> Re
     headers = {
         k: response.headers[k] for k in ("retry-after", "retry-after-ms") if k in response.headers
     }
-    code = "rate_limit_exceeded" if status == 429 else "provider_error"
+    # orq.ai's codes for what a provider answers (reference: orq-api-additions §1.2).
+    ours, code = {
+        401: (422, "provider_credential_invalid"),
+        403: (422, "provider_credential_invalid"),
+        429: (429, "rate_limit_exceeded"),
+        503: (503, "provider_overloaded"),
+        504: (504, "provider_timeout"),
+    }.get(status, (502, "provider_error"))
     message = f"{where[0].upper()}{where[1:]} answered {status}: {detail}"
-    return RequestError(429 if status == 429 else 502, message, code, headers=headers)
+    return RequestError(ours, message, code, headers=headers)
 
 
 async def _stream_pieces(response: httpx.Response, reply: Reply) -> AsyncGenerator[str, None]:

@@ -6,21 +6,27 @@
 uvicorn runs on its own event loop in a daemon thread, so it works from a notebook whose
 kernel already runs a loop in the main thread, and it never installs signal handlers: Ctrl+C
 and SIGTERM stay with whoever owns the main thread (the kernel, the CLI).
+
+Stopping is prompt: the server's loop wakes at once (not on its next 100 ms tick), idle
+keep-alive connections close, answers in flight get `grace` seconds to finish, and then their
+connections are closed (a client sees a dropped stream, with its partial text) without a
+logged traceback.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from types import TracebackType
 from typing import TYPE_CHECKING
 
 import uvicorn
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ._app import DEFAULT_MAX_BODY_BYTES, create_app
 from ._store import DeploymentStore
@@ -31,11 +37,74 @@ if TYPE_CHECKING:
 __all__ = ["LocalServer", "ServerThread"]
 
 
+class _Stoppable:
+    """The app, with the cancellation of an answer cut short by `stop()` kept quiet: uvicorn
+    logs any exception of an app, a traceback for a deliberate stop included."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app, self.stopping = app, False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self.app(scope, receive, send)
+        except asyncio.CancelledError:
+            if not self.stopping:
+                raise
+
+
 class _QuietServer(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config, app: _Stoppable) -> None:
+        super().__init__(config)
+        self._app, self.grace = app, 2.0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake: asyncio.Event | None = None
+
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         # Signals belong to the main thread's owner; a server in a thread must not take them.
         yield
+
+    async def main_loop(self) -> None:
+        # uvicorn's loop looks at `should_exit` every 100 ms; this one also wakes on `wake()`.
+        self._loop, self._wake = asyncio.get_running_loop(), asyncio.Event()
+        counter = 0
+        while not await self.on_tick(counter):
+            counter = (counter + 1) % 864000
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), 0.1)
+
+    def request_exit(self, grace: float) -> None:
+        """From any thread: stop now, giving answers in flight `grace` seconds."""
+        self.grace, self.should_exit = grace, True
+        loop, wake = self._loop, self._wake
+        if loop is not None and wake is not None:
+            with contextlib.suppress(RuntimeError):  # the loop already ended
+                loop.call_soon_threadsafe(wake.set)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        for server in self.servers:
+            server.close()
+        for sock in sockets or []:
+            sock.close()
+        state = self.server_state
+        for connection in list(state.connections):
+            connection.shutdown()  # idle: closed now; busy: closed after its answer
+        deadline = time.monotonic() + self.grace
+        while (state.connections or state.tasks) and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        if state.connections or state.tasks:
+            self._app.stopping = True
+            for connection in list(state.connections):
+                transport = getattr(connection, "transport", None)
+                if transport is not None:
+                    transport.close()
+            await asyncio.sleep(0)  # let the connections notice before their tasks end
+            for task in list(state.tasks):
+                task.cancel()
+            if state.tasks:
+                await asyncio.wait(list(state.tasks), timeout=1)
+        if not self.force_exit:
+            await self.lifespan.shutdown()
 
 
 class ServerThread:
@@ -79,12 +148,16 @@ class ServerThread:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((self.host, self.port))
+        except OverflowError:  # a port past 65535: socket's own error is not an OSError
+            sock.close()
+            raise OSError(f"port {self.port} is out of range (0 to 65535)") from None
         except OSError:
             sock.close()
             raise
         self.port = sock.getsockname()[1]
+        app = _Stoppable(self.app)
         config = uvicorn.Config(
-            self.app,
+            app,
             log_config=None,  # leave the host application's logging alone
             log_level=self._log_level,
             access_log=self._access_log,
@@ -94,7 +167,7 @@ class ServerThread:
             ws="none",
             timeout_graceful_shutdown=2,
         )
-        self._server, self._failure = _QuietServer(config), None
+        self._server, self._failure = _QuietServer(config, app), None
         self._thread = threading.Thread(
             target=self._run, args=(self._server, sock), name=f"orq-local-{self.port}", daemon=True
         )
@@ -114,13 +187,14 @@ class ServerThread:
         finally:
             sock.close()
 
-    def stop(self, timeout: float = 5.0) -> None:
-        """Stop serving and wait for the thread (open streams get `timeout` seconds)."""
+    def stop(self, grace: float = 2.0, timeout: float = 5.0) -> None:
+        """Stop serving: answers in flight get `grace` seconds to finish, then their
+        connections are closed; waits up to `timeout` seconds more for the thread."""
         server, thread = self._server, self._thread
         if server is None or thread is None:
             return
-        server.should_exit = True
-        thread.join(timeout)
+        server.request_exit(grace)
+        thread.join(grace + timeout)
         if thread.is_alive():
             server.force_exit = True
             thread.join(timeout)
@@ -131,13 +205,18 @@ class LocalServer:
     """The local deployments server for a deployments file (or a `DeploymentStore`).
 
     Args:
-        deployments: path of a YAML/JSON deployments file, or a `DeploymentStore`.
+        deployments: path of a YAML/JSON deployments file, or a `DeploymentStore` (which
+            keeps its own `allow_env` / `allow_hosts`).
         replay: instead of deployments, a recording to answer from (`Client(record=FILE)`,
             `%orq connect --record FILE`): the same answers, the same stream events.
         pace: with `replay`, answer at the recorded pace (default: at once).
         ignore, match: with `replay`, fields left out of matching or taken into it after
             all (see `orq_notebook.Recording`).
         api_key: when set, requests need `Authorization: Bearer <api_key>`.
+        allow_env, allow_hosts: the environment variables and the hosts the file may name
+            for its `openai` responders (the key is sent to that host); loopback hosts need
+            no allowing. Added to `ORQ_LOCAL_ALLOW_ENV` / `ORQ_LOCAL_ALLOW_HOSTS`
+            (comma-separated). A file naming anything else is refused with one line.
         host, port: where to listen; `port=0` (the default) picks a free port.
         max_body_bytes: larger request bodies get 413.
         log_level, access_log: uvicorn's logging (quiet by default).
@@ -156,6 +235,8 @@ class LocalServer:
         ignore: tuple[str, ...] | list[str] = (),
         match: tuple[str, ...] | list[str] = (),
         api_key: str | None = None,
+        allow_env: Iterable[str] | None = None,
+        allow_hosts: Iterable[str] | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
@@ -166,10 +247,23 @@ class LocalServer:
             raise ValueError("Give LocalServer a deployments file or replay=FILE (one of them).")
         if replay is not None and not isinstance(replay, (str, os.PathLike)) and not replay.offline:
             raise ValueError("A Recording to replay is opened with mode='none'.")
+        given: tuple[object, object] = (host, port)  # checked as they come, whatever the hints
+        if type(given[1]) is not int or not 0 <= port <= 65535:
+            raise ValueError(
+                f"port must be a whole number from 0 to 65535 (0 picks a free one); got {port!r}"
+            )
+        if not isinstance(given[0], str) or not host.strip():
+            raise ValueError(f"host must be a host name or address such as 127.0.0.1; got {host!r}")
+        if isinstance(deployments, DeploymentStore) and (allow_env or allow_hosts):
+            raise ValueError(
+                "a DeploymentStore keeps its own allowances: pass allow_env/allow_hosts to "
+                "DeploymentStore.from_file(...) instead"
+            )
         self._source = deployments
         self._replay, self._pace, self._match_rules = replay, pace, (tuple(ignore), tuple(match))
         self.recording: Recording | None = None
         self._api_key = api_key
+        self._allow_env, self._allow_hosts = allow_env, allow_hosts
         self._max_body_bytes, self._log_level, self._access_log = (
             max_body_bytes,
             log_level,
@@ -198,6 +292,12 @@ class LocalServer:
         return self._thread.port if self._thread else self._port
 
     @property
+    def secrets_summary(self) -> str:
+        """Which secrets the deployments file sends where, in one line (empty when it calls
+        no other server); see `DeploymentStore.secrets_summary`."""
+        return self.store.secrets_summary if self.store is not None else ""
+
+    @property
     def base_url(self) -> str:
         """The URL to give a client, e.g. `http://127.0.0.1:8700`."""
         if self._thread is None:
@@ -223,7 +323,9 @@ class LocalServer:
     def _app(self) -> ASGIApp:
         assert self._source is not None
         if not isinstance(self._source, DeploymentStore):
-            self.store = DeploymentStore.from_file(self._source)
+            self.store = DeploymentStore.from_file(
+                self._source, allow_env=self._allow_env, allow_hosts=self._allow_hosts
+            )
         assert self.store is not None
         return create_app(self.store, api_key=self._api_key, max_body_bytes=self._max_body_bytes)
 
@@ -245,10 +347,11 @@ class LocalServer:
             max_body_bytes=self._max_body_bytes,
         )
 
-    def stop(self) -> None:
-        """Stop serving (idempotent)."""
+    def stop(self, grace: float = 2.0) -> None:
+        """Stop serving (idempotent). Answers in flight get `grace` seconds to finish; then
+        their connections are closed (a streaming client keeps the text it got)."""
         if self._thread is not None:
-            self._thread.stop()
+            self._thread.stop(grace)
             self._thread = None
 
     def __enter__(self) -> LocalServer:

@@ -1,8 +1,10 @@
 """What a deployments file describes, once validated: plain frozen dataclasses and the
-enums the official SDK accepts (reference §4.3, §4.4, §7.3).
+enums the official SDK accepts (reference §4.3, §7.3).
 
-Every value the server emits comes from these tables, so a wrong provider or parameter is
-refused when the file is loaded instead of breaking a client's response validation later.
+Every value the server emits comes from these tables, so a wrong parameter is refused when the
+file is loaded instead of breaking a client's response validation later. The provider is any
+string, as on orq.ai, whose list grows from release to release (an SDK older than a provider
+refuses answers that name it, against orq.ai as here).
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ from typing import Any
 
 __all__ = [
     "CONFIG_ROLES",
+    "FAULT_CODES",
     "MODEL_TYPES",
-    "PROVIDERS",
+    "NAME_RULE",
+    "STREAMED_TYPES",
     "DeploymentSpec",
     "EchoResponder",
     "Faults",
@@ -26,23 +30,43 @@ __all__ = [
     "Responder",
     "Variant",
     "check_parameter",
+    "is_name",
     "utc_iso",
 ]
 
-# The closed Provider enum of orq-ai-sdk 4.17.13 (spec snapshot + the 7 values the SDK added).
-PROVIDERS: tuple[str, ...] = (
-    "openai", "groq", "cohere", "azure", "aws", "google", "google-ai", "huggingface",
-    "togetherai", "perplexity", "anthropic", "leonardoai", "fal", "nvidia", "jina", "elevenlabs",
-    "litellm", "cerebras", "openailike", "bytedance", "mistral", "deepseek", "moonshotai", "zai",
-    "minimax", "xai", "alibaba", "tensorix", "scaleway", "hcompany", "inceptron", "wafer",
-    "poolside", "tencent", "nebius", "fireworks", "baseten", "reson8", "slack", "orq",
-    "inception", "meta", "greenpt", "liquid", "typesafe", "berget", "cloudflare",
-)  # fmt: skip
+# Deployment keys and ids end up in URL paths (`/v2/deployments/{key}/versions`): nothing that
+# would end or rewrite a path segment, and not `.` or `..`, which would change the endpoint.
+_PATH_BREAKING = re.compile(r"[/\\?#%\s\x00-\x1f\x7f]")
+NAME_RULE = "not empty, not `.` or `..`, without `/ \\ ? # %`, spaces or control characters"
+
+
+def is_name(value: object) -> bool:
+    """Whether `value` can be a deployment key or id (see `NAME_RULE`)."""
+    return (
+        isinstance(value, str) and value not in ("", ".", "..") and not _PATH_BREAKING.search(value)
+    )
+
+
+# orq.ai's error codes (reference: orq-api-additions §1.2) that `faults.status` can answer
+# with, the first of each being the default; `faults.code` picks another one.
+FAULT_CODES: dict[int, tuple[str, ...]] = {
+    402: ("quota_exceeded",),
+    408: ("request_timeout",),
+    422: ("provider_credential_invalid", "model_configuration_missing", "variant_not_resolved"),
+    429: ("rate_limit_exceeded",),
+    500: ("internal_error",),
+    502: ("provider_error",),
+    503: ("service_unavailable", "provider_overloaded"),
+    504: ("provider_timeout",),
+}
 
 MODEL_TYPES: tuple[str, ...] = (
     "chat", "completion", "embedding", "image", "tts", "stt", "rerank", "ocr", "moderation",
     "vision", "classify",
 )  # fmt: skip
+
+# orq.ai streams only these model types ("Only supported for completions and chat completions").
+STREAMED_TYPES: tuple[str, ...] = ("chat", "completion")
 
 CONFIG_ROLES: tuple[str, ...] = (
     "system", "developer", "assistant", "user", "exception", "tool", "prompt", "correction",
@@ -165,7 +189,8 @@ Responder = EchoResponder | MockResponder | OpenAIResponder
 class Faults:
     """Deliberate failures, for testing clients against a misbehaving server.
 
-    status: answer invoke/stream with this status (429, 500 or 503) ...
+    status: answer invoke/stream with this status (a key of `FAULT_CODES`) ...
+    code: ... and this orq error code (default: the status's first in `FAULT_CODES`) ...
     times: ... for the first `times` requests only (None: every request).
     retry_after: seconds, sent as `Retry-After` and `retry-after-ms` with the status.
     drop_after_chunks: close a stream's connection after this many chunks (no `[DONE]`).
@@ -173,6 +198,7 @@ class Faults:
     """
 
     status: int | None = None
+    code: str | None = None
     times: int | None = None
     retry_after: float | None = None
     drop_after_chunks: int | None = None
@@ -194,6 +220,11 @@ class DeploymentSpec:
 
     `prompt_config` has all six list-endpoint fields filled in (provider, model, model_type,
     model_parameters, messages, tools). `created`/`updated` are None unless the file gave them.
+    `has_default` is False when the entry gives only `variants` (each with a whole
+    `prompt_config`): a request that matches none of them is orq's 422 `variant_not_resolved`,
+    and `prompt_config` is then the first variant's, as the list endpoint shows it.
+    `strict_variables` makes a `{{variable}}` with neither an input nor a default a 422
+    instead of empty text (orq.ai renders it empty).
     """
 
     key: str
@@ -208,6 +239,8 @@ class DeploymentSpec:
     created: str | None = None
     updated: str | None = None
     fingerprint: str = ""
+    has_default: bool = True
+    strict_variables: bool = False
 
 
 def utc_iso(moment: float | datetime) -> str:

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ._egress import Egress
 from ._loader import load_path, parse_data
 from ._reading import DeploymentFileError
-from ._spec import DeploymentSpec, utc_iso
+from ._spec import DeploymentSpec, OpenAIResponder, utc_iso
 
 __all__ = ["DeploymentStore", "StoredDeployment", "Version", "paginate"]
 
@@ -65,10 +66,20 @@ class DeploymentStore:
     """Deployments loaded from a YAML/JSON file (`from_file`) or from data (`from_data`).
 
     >>> store = DeploymentStore.from_file("deployments.yaml")   # raises DeploymentFileError
+
+    `allow_env` and `allow_hosts` are the environment variables and hosts the file may name
+    (with `ORQ_LOCAL_ALLOW_ENV` / `ORQ_LOCAL_ALLOW_HOSTS`; see `orq_notebook.local._egress`).
     """
 
-    def __init__(self, specs: Iterable[DeploymentSpec] = (), *, path: Path | None = None) -> None:
+    def __init__(
+        self,
+        specs: Iterable[DeploymentSpec] = (),
+        *,
+        path: Path | None = None,
+        egress: Egress | None = None,
+    ) -> None:
         self._path = path
+        self.egress = egress or Egress.resolve()
         self._lock = threading.Lock()
         self._entries: dict[str, StoredDeployment] = {}
         self._signature: tuple[int, int, int] | None = None
@@ -77,16 +88,30 @@ class DeploymentStore:
         self._apply(list(specs), utc_iso(time.time()))
 
     @classmethod
-    def from_file(cls, path: str | os.PathLike[str]) -> DeploymentStore:
+    def from_file(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        allow_env: Iterable[str] | None = None,
+        allow_hosts: Iterable[str] | None = None,
+    ) -> DeploymentStore:
         """Load `path` (YAML, or JSON when it ends in `.json`); raise `DeploymentFileError`."""
-        store = cls(path=Path(path))
+        store = cls(path=Path(path), egress=Egress.resolve(allow_env, allow_hosts))
         store.reload()
         return store
 
     @classmethod
-    def from_data(cls, data: Any, *, source: str = "<data>") -> DeploymentStore:
+    def from_data(
+        cls,
+        data: Any,
+        *,
+        source: str = "<data>",
+        allow_env: Iterable[str] | None = None,
+        allow_hosts: Iterable[str] | None = None,
+    ) -> DeploymentStore:
         """Validate data shaped like a deployments file (`{"deployments": [...]}`)."""
-        return cls(parse_data(data, source=source))
+        egress = Egress.resolve(allow_env, allow_hosts)
+        return cls(parse_data(data, source=source, egress=egress), egress=egress)
 
     @property
     def path(self) -> Path | None:
@@ -117,6 +142,18 @@ class DeploymentStore:
     def deployments(self) -> list[StoredDeployment]:
         """Every deployment, newest first (equal times keep the file's order)."""
         return sorted(self._entries.values(), key=lambda d: d.created, reverse=True)
+
+    @property
+    def secrets_summary(self) -> str:
+        """One line saying which environment variables the deployments send to which
+        servers, e.g. ``The deployments file sends $OPENAI_API_KEY to https://api.openai.com/v1
+        (deployment gpt).``; empty when nothing leaves this machine."""
+        uses = [
+            (d.key, d.spec.responder.base_url, d.spec.responder.api_key_env)
+            for d in self.deployments()
+            if isinstance(d.spec.responder, OpenAIResponder)
+        ]
+        return Egress.summary(uses)
 
     def get(self, key: str) -> StoredDeployment | None:
         return self._entries.get(key)
@@ -157,7 +194,7 @@ class DeploymentStore:
         with self._lock:
             self._signature = signature
             try:
-                specs = load_path(self._path)
+                specs = load_path(self._path, egress=self.egress)
             except DeploymentFileError as exc:
                 self._error = exc
                 raise

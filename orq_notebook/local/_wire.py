@@ -1,11 +1,15 @@
 """The JSON bodies the local server sends, built field by field from the API reference.
 
-Error bodies (every error has a top-level `message`)::
+Error bodies are orq.ai's documented shape (`{"error": {"code", "message", "doc_url"}}`, with
+`details` when there are any) plus a top-level `message`, and no top-level `code`::
 
-    {"message": "...", "code": 404, "error": {"code": "deployment_not_found", "message": "..."}}
+    {"message": "Deployment with key 'x' was not found. ...",
+     "error": {"code": "deployment_not_found", "message": "...",
+               "doc_url": "https://docs.orq.ai/errors/deployment_not_found"}}
 
-`code` is the HTTP status as an integer, except 401 (`16`, the shape the official SDK reads
-as `ErrorResponse`) and 500 on `GET /v2/deployments` (`"500"`, a string, for `HonoAPIError`).
+The top-level `message` is what the official SDK needs to map a 401 to `ErrorResponse` and a
+500 of the list endpoint to `HonoAPIError`; leaving out a top-level `code` lets one envelope
+parse as both (reference: orq-api-additions §1.4).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ __all__ = [
     "RequestError",
     "deployment_body",
     "error_body",
-    "list_error_body",
+    "invalid_body",
     "new_ulid",
     "now_iso",
     "sse",
@@ -38,11 +42,13 @@ __all__ = [
 ]
 
 DONE = b"data: [DONE]\n\n"
+DOCS = "https://docs.orq.ai/errors"
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
 class RequestError(Exception):
-    """An error answer: HTTP status, a readable message, a machine-readable code."""
+    """An error answer: HTTP status, a readable message, orq's machine-readable code, and
+    the field at fault (sent as `error.details.field`)."""
 
     def __init__(
         self,
@@ -58,24 +64,21 @@ class RequestError(Exception):
         self.headers = dict(headers or {})
 
     def body(self) -> dict[str, Any]:
-        body = error_body(self.status, self.message, self.code)
-        if self.field is not None:
-            body["error"]["field"] = self.field
-        return body
+        details = None if self.field is None else {"field": self.field}
+        return error_body(self.message, self.code, details)
 
 
-def error_body(status: int, message: str, code: str) -> dict[str, Any]:
-    """`{"message", "code", "error": {"code", "message"}}`; 401 gets code 16 (see module doc)."""
-    return {
-        "message": message,
-        "code": 16 if status == 401 else status,
-        "error": {"code": code, "message": message},
-    }
+def invalid_body(message: str, *, field: str | None = None) -> RequestError:
+    """orq's answer to a request it cannot accept as given: 400 `invalid_request_body`."""
+    return RequestError(400, message, "invalid_request_body", field=field)
 
 
-def list_error_body(message: str) -> dict[str, Any]:
-    """A 500 from `GET /v2/deployments`: the SDK wants `code` as a string there."""
-    return {"message": message, "code": "500"}
+def error_body(message: str, code: str, details: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The error envelope (see the module docstring)."""
+    error: dict[str, Any] = {"code": code, "message": message, "doc_url": f"{DOCS}/{code}"}
+    if details:
+        error["details"] = dict(details)
+    return {"message": message, "error": error}
 
 
 def new_ulid() -> str:

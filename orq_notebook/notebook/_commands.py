@@ -223,6 +223,8 @@ def _connect(m: Host, a: Any, cell: str | None, ns: Namespace) -> Any:
             conn = m.session.connect(api_key=key, key_source="prompt", record=record)
     m.apply_client_settings()
     print(conn.describe())
+    if conn.server is not None and conn.server.secrets_summary:  # what leaves this machine
+        print(conn.server.secrets_summary)
 
 
 def _check_deployments_file(path: str) -> None:
