@@ -10,6 +10,7 @@ from hypothesis import given, settings, strategies as st
 from orq_notebook.display._render import (
     Markup,
     Table,
+    answer_markdown,
     escape_html,
     escape_markdown,
     format_duration,
@@ -48,7 +49,7 @@ def test_an_unclosed_fence_is_closed_so_what_follows_stays_outside() -> None:
 
 
 def test_a_backtick_fence_with_a_backtick_in_its_info_string_is_not_a_fence() -> None:
-    assert safe_markdown("``` a`b\n<i>x</i>") == "``` a`b\n&lt;i>x&lt;/i>"
+    assert safe_markdown("``` a`b\n<i>x</i>") == "``` a`b  \n&lt;i>x&lt;/i>"
 
 
 def test_a_line_left_of_a_list_items_fence_ends_the_fence() -> None:
@@ -298,7 +299,7 @@ def test_table_text_cuts_long_cells() -> None:
 def test_table_html_is_escaped_and_self_contained() -> None:
     html = _table().to_html()
     assert "&lt;script&gt;" in html and "<script>" not in html
-    assert html.count("<tr>") == 3 and html.count("<th ") == 4
+    assert html.count("<tr ") == 3 and html.count("<th ") == 4
     assert "Deployments" in html and "2 of 2 shown" in html
     assert "<link" not in html and "<style" not in html and "#fff" not in html
 
@@ -332,3 +333,49 @@ def test_table_mimebundle_and_repr() -> None:
     assert repr(table) == "<Table 'Deployments': 2 rows × 4 columns>"
     assert Table([{"b": 1}, {"a": 2}]).columns == ["b", "a"]
     assert Table([{"b": 1, "a": 2}], columns=["a"]).to_text().splitlines()[0] == "a"
+
+
+# ---------------------------------------------------------------------------------------------
+# Line breaks and JSON answers
+
+
+def test_single_line_breaks_are_kept_as_hard_breaks() -> None:
+    html = _render(safe_markdown("system: Translate.\nuser: Where is the station?"))
+    assert "system: Translate.<br" in html and "<p>system" in html
+
+
+def test_line_breaks_leave_lists_headings_and_tables_alone() -> None:
+    text = "# Title\n- a\n- b\n\n| a | b |\n|---|---|\n| 1 | 2 |"
+    assert safe_markdown(text) == text
+    html = _render(safe_markdown(text))
+    assert "<br" not in html and "<table>" in html and html.count("<li>") == 2
+
+
+def test_a_json_answer_becomes_a_highlighted_code_block() -> None:
+    answer = '{"name": "Ann Lee", "email": "ann@example.com"}'
+    md = answer_markdown(answer)
+    assert md.startswith('```json\n{\n  "name": "Ann Lee",')
+    html = _render(md)
+    assert "<pre><code" in html and "mailto:" not in html and "<a " not in html
+
+
+def test_json_keeps_its_own_lines_and_partial_json_is_still_code() -> None:
+    pretty = '[\n {"a": 1}\n]'
+    assert answer_markdown(pretty) == f"```json\n{pretty}\n```"
+    assert answer_markdown('{"name": "An').startswith('```json\n{"name": "An')
+    assert answer_markdown("[1] a citation, not JSON").startswith("[1]")
+    assert answer_markdown("{name} is a placeholder").startswith("{name}")
+
+
+def test_json_with_backtick_fences_inside_gets_a_longer_fence() -> None:
+    md = answer_markdown('{"code": "```x```"}')
+    assert md.startswith("````json\n") and md.endswith("\n````")
+
+
+def test_table_nowrap_columns_and_left_aligned_markdown() -> None:
+    table = Table([{"key": "support-answer", "note": "a b"}], nowrap=["key"])
+    html = table.to_html()
+    assert html.count("white-space:nowrap") == 2  # its header and its one cell
+    assert "text-align:right" not in html
+    assert "background:none" in html  # no inherited zebra stripes
+    assert "| :--- | :--- |" in table.to_markdown()

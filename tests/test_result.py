@@ -126,7 +126,7 @@ def test_to_dict_round_trips_through_json() -> None:
 
 def test_repr_is_short_and_one_line() -> None:
     text = repr(_result())
-    assert text.startswith("<Result support-answer gpt-4o-mini 1.2s 57 tokens: 'You can return")
+    assert text.startswith("<Result support-answer gpt-4o-mini 1.24 s 57 tokens: 'You can return")
     assert text.endswith("…'>") and "\n" not in text and len(text) < 120
     assert "partial" in repr(_result(partial=True))
     assert "failed" in repr(_result(partial=True, error="boom"))
@@ -167,7 +167,7 @@ def test_plain_text_is_the_answer_and_a_footer() -> None:
 
 def test_markdown_renders_the_answer_without_its_html() -> None:
     md = _result().to_markdown()
-    assert md.startswith("You can return it within **30 days**.\n")
+    assert md.startswith("You can return it within **30 days**.  \n")  # the line break kept
     assert "<script>" not in md and "&lt;script>" in md
     assert md.endswith(
         "<sub>support-answer v3 · gpt-4o-mini (openai) · 1.24 s · 57 tokens (12 in, 45 out)"

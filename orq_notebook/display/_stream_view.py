@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Collection
 from typing import Any, Protocol
 
-from orq_notebook.display._render import escape_markdown, mimebundle, safe_markdown
+from orq_notebook.display._render import answer_markdown, escape_markdown, mimebundle
 
 __all__ = [
     "DisplayFunction",
@@ -100,7 +100,7 @@ class _Live:
     def _markdown(self) -> str:
         status = escape_markdown(self._status(), newline=" ", block=False)
         status = f"**{status}**" if self.error else f"<sub>{status}</sub>"
-        return f"{safe_markdown(self.text)}\n\n{status}" if self.text else status
+        return f"{answer_markdown(self.text)}\n\n{status}" if self.text else status
 
 
 class StreamView:
