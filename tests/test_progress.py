@@ -56,8 +56,10 @@ def test_a_finished_bar_with_failures_is_orange_and_says_how_many() -> None:
 
     assert bar.bar.container.children[1].bar_style == "warning"  # not tqdm's green
     final = shown.bundles[-1]
-    assert final[WIDGET_VIEW] == shown.bundles[0][WIDGET_VIEW]  # the same live widget
+    # The widget gives way to a static bar: what a saved or exported notebook shows.
+    assert set(final) == {"text/plain", "text/html"}
     assert "30/30" in final["text/plain"] and "26 ok, 4 failed" in final["text/plain"]
+    assert "translate: 100%" in final["text/html"]
     assert "30/30 rows · 26 ok, 4 failed" in final["text/html"]
     assert "var(--jp-warn-color1" in final["text/html"]
     bar.finish(ok=26, failed=4, interrupted=False)  # once only
@@ -153,8 +155,45 @@ def test_in_a_kernel_the_saved_bar_says_what_happened(
 
     assert len(shown) == 1, shown  # one bar, updated in place
     (final,) = shown.values()
-    assert WIDGET_VIEW in final
+    assert WIDGET_VIEW not in final  # the saved notebook keeps a bar that needs no kernel
     assert "10/10" in final["text/plain"] and "8 ok, 2 failed" in final["text/plain"]
     assert "100%" in final["text/plain"] and "█" in final["text/plain"]
     assert "10/10 rows · 8 ok, 2 failed" in final["text/html"]
     assert styles[-1] == "warning", styles  # what the live widget was told last
+
+
+@pytest.mark.notebook
+def test_an_exported_notebook_shows_the_finished_bar(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Executed headless (nbclient) and exported to HTML (nbconvert), as a reader gets it."""
+    import re
+
+    import nbformat
+    from nbclient import NotebookClient
+    from nbconvert import HTMLExporter
+
+    from .test_batch import _kernel_name
+
+    (tmp_path / "deployments.yaml").write_text(DEPLOYMENTS, encoding="utf-8")
+    root = str(Path(__file__).resolve().parents[1])
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [root, os.getenv("PYTHONPATH")])))
+    nb = nbformat.v4.new_notebook()
+    nb.cells.append(
+        nbformat.v4.new_code_cell(KERNEL_CELL.format(prefix=sys.prefix, path="deployments.yaml"))
+    )
+    NotebookClient(
+        nb,
+        timeout=60,
+        kernel_name=_kernel_name(tmp_path, monkeypatch),
+        resources={"metadata": {"path": str(tmp_path)}},
+    ).execute()
+    html, _ = HTMLExporter().from_notebook_node(nb)
+
+    assert "10/10 rows · 8 ok, 2 failed" in html
+    assert "model not found" not in html
+    (bar,) = [o for o in nb.cells[0].outputs if o.output_type == "display_data"]
+    assert WIDGET_VIEW not in bar.data
+    assert "10/10" in bar.data["text/plain"] and "8 ok, 2 failed" in bar.data["text/plain"]
+    shown = bar.data["text/plain"] + bar.data["text/html"]
+    assert not re.search(r"(?<!\d)0/10|\b0%", shown)  # never the bar's first state

@@ -431,7 +431,7 @@ class BatchResult:
                 "#": r.index,
                 "status": r.status,
                 "inputs": shorten(_compact(r.inputs), 40),
-                "output": r.text,
+                "output": shorten(r.text, 100),  # a preview: .text and .to_pandas() have it all
                 "latency": "" if r.latency is None else format_duration(r.latency),
                 "tokens": "" if r.tokens is None else f"{r.tokens:,}",
                 "error": f"{r.error_type}: {r.error}" if r.status == "failed" else r.error,

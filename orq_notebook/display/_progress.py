@@ -6,9 +6,11 @@ tqdm draws the bar (a widget in a notebook, a text line in a terminal). Two thin
   names the outcome: "26 ok, 4 failed" as its text, and the bar orange when rows failed, red
   when the run was interrupted or nothing succeeded.
 * **The saved notebook.** A widget's output keeps the text it had when first shown, so an
-  exported notebook (nbconvert, GitHub) read "0%| 0/30" for a batch that finished. In a
-  notebook the bar is shown through a display id and, once finished, that output is updated:
-  the live widget stays, and its text and a small static HTML bar say what happened.
+  exported notebook (nbconvert, GitHub) read "0%| 0/30" for a batch that finished, and a
+  notebook reopened without its kernel showed "Error displaying widget: model not found".
+  In a notebook the bar is shown through a display id and, once finished, that output is
+  replaced by a static bar (HTML, and the same text as plain text) that says what happened:
+  it looks like the widget, needs no kernel, and is what the saved notebook keeps.
 
 Usage (the batch engine calls `update` and `set_postfix` as on a tqdm bar):
 
@@ -130,14 +132,18 @@ class ProgressBar:
         container.children[1].bar_style = _WIDGET_STYLE[outcome]
         if self._handle is not None:
             html = self._static_html(ok, failed, interrupted, outcome)
-            self._handle.update(self._bundle(self.bar, html), raw=True)
+            self._handle.update({"text/plain": self._text(self.bar), "text/html": html}, raw=True)
+            container.close()  # shown nowhere now: its model can go
 
-    def _bundle(self, bar: Any, html: str | None = None) -> dict[str, Any]:
+    def _bundle(self, bar: Any) -> dict[str, Any]:
         data: dict[str, Any] = dict(bar.container._repr_mimebundle_() or {})
-        data["text/plain"] = bar.container.__repr__(True)  # pretty: █ blocks, not #
-        if html is not None:
-            data["text/html"] = html
+        data["text/plain"] = self._text(bar)
         return data
+
+    @staticmethod
+    def _text(bar: Any) -> str:
+        text: str = bar.container.__repr__(True)  # tqdm's line, with █ blocks, not #
+        return text
 
     def _static_html(self, ok: int, failed: int, interrupted: bool, outcome: str) -> str:
         """The finished bar for a reader without widgets (nbconvert, GitHub)."""
@@ -149,8 +155,9 @@ class ProgressBar:
         fill = f"width:{share:.0f}%;height:100%;background:{_HTML_COLOUR[outcome]}"
         return (
             '<div class="orq-progress" style="display:flex;align-items:center;gap:.6em;'
-            f'flex-wrap:wrap"><span>{escape_html(self.desc)}</span>'
-            f'<div style="{track}"><div style="{fill}"></div></div>'
+            f'flex-wrap:wrap;line-height:1.45"><span>{escape_html(self.desc)}: {share:.0f}%</span>'
+            f'<div role="progressbar" aria-valuenow="{done}" aria-valuemax="{self.total}" '
+            f'style="{track}"><div style="{fill}"></div></div>'
             f"<span>{done}/{self.total} rows · {escape_html(text)}</span>"
             f'<span style="{MUTED_STYLE}">{escape_html(elapsed)}</span></div>'
         )

@@ -443,10 +443,8 @@ class Table:
             parts.append(f'<div style="{MUTED_STYLE}">{escape_html(self.empty)}</div>')
         else:
             parts.append(f'<table style="{TABLE_STYLE}"><thead><tr style="{TABLE_ROW_STYLE}">')
-            parts += [
-                f'<th style="{self._style(TABLE_HEAD_STYLE, c)}">{escape_html(c)}</th>'
-                for c in self.columns
-            ]
+            # Headers wrap at their spaces ("first token"); a nowrap column's cells do not.
+            parts += [f'<th style="{TABLE_HEAD_STYLE}">{escape_html(c)}</th>' for c in self.columns]
             parts.append("</tr></thead><tbody>")
             cells = [self._style(TABLE_CELL_STYLE, c) for c in self.columns]
             for row in self.rows:
@@ -466,7 +464,8 @@ class Table:
     def _style(self, base: str, column: str) -> str:
         if column in self.nowrap:
             return f"{base};white-space:nowrap"
-        return f"{base};white-space:pre-wrap;overflow-wrap:break-word"
+        # `anywhere`: a long token (JSON, a URL) may break, so the table fits a narrow window.
+        return f"{base};white-space:pre-wrap;overflow-wrap:anywhere"
 
     def to_markdown(self) -> str:
         """A GitHub-flavoured Markdown table."""

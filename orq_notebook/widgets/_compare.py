@@ -121,7 +121,7 @@ class CompareWidget(StaticCopyBox):
         self.run_button = widgets.Button(description="Run", button_style="primary", icon="play")
         self.stop_button = widgets.Button(description="Stop", icon="stop", disabled=True)
         self.status = widgets.HTML()
-        self.summary = widgets.HTML()
+        self.summary = widgets.HTML(layout=widgets.Layout(overflow="auto"))
         self.run_button.on_click(lambda _: self._guarded(self.run))
         self.stop_button.on_click(lambda _: self._guarded(self.stop))
         for column in self.columns:
@@ -305,9 +305,12 @@ class CompareWidget(StaticCopyBox):
                 row["tokens"] = item.total_tokens
                 row["finish reason"] = item.finish_reason
             else:
-                row["status"] = f"error: {error_line(item)}"
+                # The kind of error only: the whole line is in the column, and the table
+                # has to fit a narrow window.
+                row["status"] = f"error: {error_line(item).split(':', 1)[0]}"
             rows.append(row)
-        return Table(rows, columns=_SUMMARY_COLUMNS)
+        nowrap = ("column", "latency", "first token", "tokens", "finish reason")
+        return Table(rows, columns=_SUMMARY_COLUMNS, nowrap=nowrap)
 
     def _static_parts(self) -> tuple[str, str] | None:
         if not self.results:
