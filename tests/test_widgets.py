@@ -406,7 +406,7 @@ async def test_compare_an_error_stays_in_its_column_while_the_others_finish() ->
     assert "⚠ NotFoundError (404): The model behind 'broken' is gone." in plain_of(broken_pane)
     assert markdown_of(w.columns[2].pane.widget.outputs) == "Tides rise."
     assert "12 tokens" in w.columns[0].footer.value
-    assert "stop" in w.summary.value and "error: NotFoundError (404)" in w.summary.value
+    assert "stop" in w.summary.value and "error (404)" in w.summary.value
     static = w.static_bundle()
     assert static["text/markdown"].count("Tides rise.") == 2
     assert "| column | status |" in static["text/markdown"]

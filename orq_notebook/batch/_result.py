@@ -490,6 +490,7 @@ def cancelled_copy(row: RowResult, *, started: bool) -> RowResult:
 
 def _compact(value: Any) -> str:
     try:
-        return json.dumps(value, ensure_ascii=False, default=str, separators=(",", ":"))
+        # With spaces after `,` and `:`, a narrow column wraps between values, not inside one.
+        return json.dumps(value, ensure_ascii=False, default=str)
     except (TypeError, ValueError):
         return repr(value)

@@ -442,9 +442,18 @@ class Table:
         if not self.rows:
             parts.append(f'<div style="{MUTED_STYLE}">{escape_html(self.empty)}</div>')
         else:
-            parts.append(f'<table style="{TABLE_STYLE}"><thead><tr style="{TABLE_ROW_STYLE}">')
-            # Headers wrap at their spaces ("first token"); a nowrap column's cells do not.
-            parts += [f'<th style="{TABLE_HEAD_STYLE}">{escape_html(c)}</th>' for c in self.columns]
+            # Too wide for the window: the table scrolls sideways in its own box.
+            parts.append(
+                '<div style="overflow-x:auto">'
+                f'<table style="{TABLE_STYLE}"><thead><tr style="{TABLE_ROW_STYLE}">'
+            )
+            # Headers wrap at their spaces ("first token"); a nowrap column's cells do not, and
+            # a wrapping column keeps room for a few words rather than one per line.
+            parts += [
+                f'<th style="{TABLE_HEAD_STYLE}{"" if c in self.nowrap else ";min-width:8em"}">'
+                f"{escape_html(c)}</th>"
+                for c in self.columns
+            ]
             parts.append("</tr></thead><tbody>")
             cells = [self._style(TABLE_CELL_STYLE, c) for c in self.columns]
             for row in self.rows:
@@ -453,7 +462,7 @@ class Table:
                     for style, value in zip(cells, self._cells(row), strict=True)
                 ]
                 parts.append(f'<tr style="{TABLE_ROW_STYLE}">' + "".join(tds) + "</tr>")
-            parts.append("</tbody></table>")
+            parts.append("</tbody></table></div>")
         if self.footer:
             parts.append(
                 f'<div style="{MUTED_STYLE};margin-top:.3em">{escape_html(self.footer)}</div>'
@@ -464,8 +473,8 @@ class Table:
     def _style(self, base: str, column: str) -> str:
         if column in self.nowrap:
             return f"{base};white-space:nowrap"
-        # `anywhere`: a long token (JSON, a URL) may break, so the table fits a narrow window.
-        return f"{base};white-space:pre-wrap;overflow-wrap:anywhere"
+        # A word longer than the column breaks; words are never split to make room for others.
+        return f"{base};white-space:pre-wrap;overflow-wrap:break-word"
 
     def to_markdown(self) -> str:
         """A GitHub-flavoured Markdown table."""

@@ -305,11 +305,12 @@ class CompareWidget(StaticCopyBox):
                 row["tokens"] = item.total_tokens
                 row["finish reason"] = item.finish_reason
             else:
-                # The kind of error only: the whole line is in the column, and the table
-                # has to fit a narrow window.
-                row["status"] = f"error: {error_line(item).split(':', 1)[0]}"
+                # The status code only: the whole line is in the column, and the table has
+                # to fit a narrow window.
+                status = getattr(item, "status_code", None)
+                row["status"] = f"error ({status})" if isinstance(status, int) else "error"
             rows.append(row)
-        nowrap = ("column", "latency", "first token", "tokens", "finish reason")
+        nowrap = ("column", "status", "latency", "first token", "tokens", "finish reason")
         return Table(rows, columns=_SUMMARY_COLUMNS, nowrap=nowrap)
 
     def _static_parts(self) -> tuple[str, str] | None:

@@ -46,6 +46,7 @@ STYLESHEET = f"""
 .{WIDGET_CLASS} .{TEXT_CLASS} > .widget-html-content {{
   line-height: {TEXT_LINE_HEIGHT};
   padding: 2px 0;
+  min-width: 0;
 }}
 .{WIDGET_CLASS} .widget-textarea textarea {{
   font-family: var(--jp-ui-font-family);
