@@ -132,7 +132,8 @@ class ProgressBar:
         container.children[1].bar_style = _WIDGET_STYLE[outcome]
         if self._handle is not None:
             html = self._static_html(ok, failed, interrupted, outcome)
-            self._handle.update({"text/plain": self._text(self.bar), "text/html": html}, raw=True)
+            plain = self._static_text(ok, failed, interrupted)
+            self._handle.update({"text/plain": plain, "text/html": html}, raw=True)
             container.close()  # shown nowhere now: its model can go
 
     def _bundle(self, bar: Any) -> dict[str, Any]:
@@ -144,6 +145,18 @@ class ProgressBar:
     def _text(bar: Any) -> str:
         text: str = bar.container.__repr__(True)  # tqdm's line, with █ blocks, not #
         return text
+
+    def _static_text(self, ok: int, failed: int, interrupted: bool) -> str:
+        """The finished bar as one line of text (no rate or clock: it reads the same each run)."""
+        done = ok + failed
+        share = done / self.total if self.total else 1
+        blocks = "█" * round(10 * share)
+        text = outcome_text(ok, failed, total=self.total, interrupted=interrupted)
+        elapsed = format_duration(time.perf_counter() - self._started)
+        return (
+            f"{self.desc}: {100 * share:3.0f}%|{blocks:<10}| {done}/{self.total} rows · {text}"
+            f" · {elapsed}"
+        )
 
     def _static_html(self, ok: int, failed: int, interrupted: bool, outcome: str) -> str:
         """The finished bar for a reader without widgets (nbconvert, GitHub)."""
