@@ -114,8 +114,8 @@ def compare_fits_at_900px(page: Page) -> None:
 # -- contrast ------------------------------------------------------------------------------------
 
 SAMPLES = {
-    "result footer": ("result", ".jp-RenderedMarkdown sub"),
-    "json footer": ("json", ".jp-RenderedMarkdown sub"),
+    "result footer": ("result", ".jp-RenderedMarkdown small"),
+    "json footer": ("json", ".jp-RenderedMarkdown small"),
     "playground footer": ("playground", ".orq-text .widget-html-content > div"),
     "playground note": ("playground", ".orq-text .widget-html-content small"),
     "compare footer": ("compare", ".orq-text .widget-html-content > div"),

@@ -21,6 +21,7 @@ from orq_notebook.display._render import (
     safe_markdown,
     shorten,
 )
+from orq_notebook.display._theme import MUTED_SMALL as SMALL
 
 # ---------------------------------------------------------------------------------------------
 # safe_markdown: model text keeps its formatting but brings no HTML of its own
@@ -308,7 +309,7 @@ def test_table_markdown() -> None:
     md = _table().to_markdown()
     assert "| key | model | version | notes |" in md
     assert r"| a\|b &lt;script> |  |  | line 1<br>line 2 |" in md
-    assert md.startswith("**Deployments**") and md.endswith("<sub>2 of 2 shown</sub>")
+    assert md.startswith("**Deployments**") and md.endswith(f"{SMALL}2 of 2 shown</small>")
 
 
 def test_table_markup_cells_keep_their_html_and_markdown() -> None:

@@ -164,7 +164,10 @@ class ProgressBar:
         share = 100 * done / self.total if self.total else 100
         text = outcome_text(ok, failed, total=self.total, interrupted=interrupted)
         elapsed = format_duration(time.perf_counter() - self._started)
-        track = f"flex:0 1 24em;height:.8em;background:{TINT};border-radius:2px;overflow:hidden"
+        track = (
+            f"flex:1 1 8em;min-width:6em;max-width:24em;height:.8em;background:{TINT};"
+            "border-radius:2px;overflow:hidden"
+        )
         fill = f"width:{share:.0f}%;height:100%;background:{_HTML_COLOUR[outcome]}"
         return (
             '<div class="orq-progress" style="display:flex;align-items:center;gap:.6em;'

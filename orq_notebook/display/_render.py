@@ -27,6 +27,7 @@ from orq_notebook.display._format import (  # the one formatter, re-exported for
 )
 from orq_notebook.display._theme import (
     MARK_STYLE,
+    MUTED_SMALL,
     MUTED_STYLE,
     TABLE_CELL_STYLE,
     TABLE_HEAD_STYLE,
@@ -490,7 +491,8 @@ class Table:
             lines += [_md_row(_markdown(value) for value in self._cells(row)) for row in self.rows]
             blocks.append("\n".join(lines))
         if self.footer:
-            blocks.append(f"<sub>{escape_markdown(self.footer, newline=' ', block=False)}</sub>")
+            footer = escape_markdown(self.footer, newline=" ", block=False)
+            blocks.append(f"{MUTED_SMALL}{footer}</small>")
         return "\n\n".join(blocks)
 
     def _repr_mimebundle_(

@@ -28,7 +28,7 @@ from orq_notebook.display._render import (
     mimebundle,
     shorten,
 )
-from orq_notebook.display._theme import CODE_FONT, MUTED_STYLE, WARN
+from orq_notebook.display._theme import CODE_FONT, MUTED_SMALL, MUTED_STYLE, WARN
 
 __all__ = ["DEFAULT_MIMETYPES", "Result"]
 
@@ -270,7 +270,7 @@ class Result:
         for name, args, call_id in self._calls():
             fence = "`" * max(3, longest_run(args, "`") + 1)
             ident = (
-                f" <sub>{escape_markdown(call_id, newline=' ', block=False)}</sub>"
+                f" <small>{escape_markdown(call_id, newline=' ', block=False)}</small>"
                 if call_id
                 else ""
             )
@@ -285,7 +285,7 @@ class Result:
             items.insert(0, "**⚠ partial answer**")
         if self.trace_id:
             items.append(f"trace `{self.trace_id.replace('`', '')}`")
-        blocks.append(f"<sub>{' · '.join(items)}</sub>")
+        blocks.append(f"{MUTED_SMALL}{' · '.join(items)}</small>")
         return "\n\n".join(blocks)
 
     def to_html(self) -> str:

@@ -21,6 +21,7 @@ from collections.abc import Callable, Collection
 from typing import Any, Protocol
 
 from orq_notebook.display._render import answer_markdown, escape_markdown, mimebundle
+from orq_notebook.display._theme import MUTED_SMALL
 
 __all__ = [
     "DisplayFunction",
@@ -99,7 +100,7 @@ class _Live:
 
     def _markdown(self) -> str:
         status = escape_markdown(self._status(), newline=" ", block=False)
-        status = f"**{status}**" if self.error else f"<sub>{status}</sub>"
+        status = f"**{status}**" if self.error else f"{MUTED_SMALL}{status}</small>"
         return f"{answer_markdown(self.text)}\n\n{status}" if self.text else status
 
 

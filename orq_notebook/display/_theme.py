@@ -21,6 +21,7 @@ __all__ = [
     "ERROR",
     "MARK_STYLE",
     "MUTED",
+    "MUTED_SMALL",
     "MUTED_STYLE",
     "NOTE_STYLE",
     "RULE",
@@ -54,6 +55,9 @@ CODE_FONT = "var(--jp-code-font-family, monospace)"
 TEXT_LINE_HEIGHT = "1.45"
 
 MUTED_STYLE = f"color:{MUTED};font-size:.85em;line-height:{TEXT_LINE_HEIGHT}"
+# Secondary text in Markdown (a Result's footer): `<small style="…">`, sized by the tag.
+MUTED_SMALL = f'<small style="color:{MUTED}">'
+
 # A short note inside an answer pane ("Stopped.", "…").
 NOTE_STYLE = f"color:{MUTED};font-style:italic;line-height:{TEXT_LINE_HEIGHT}"
 # A `{{variable}}` still open in a prompt: a chip in the strongest colour on a tint, with a

@@ -311,7 +311,8 @@ def _history(m: Host, a: Any, cell: str | None, ns: Namespace) -> Any:
     )
 
 
-_HISTORY_COLUMNS = ("time", "key", "status", "sent", "answer", "latency", "tokens", "thread")
+# Short figures first: in a narrow window the wide text columns are the ones that scroll.
+_HISTORY_COLUMNS = ("time", "key", "status", "latency", "tokens", "thread", "sent", "answer")
 
 
 def _reset(m: Host, a: Any, cell: str | None, ns: Namespace) -> Any:
