@@ -320,3 +320,23 @@ def test_render_error_text_and_escaped_html() -> None:
     assert "<b>x</b>" not in shown.html and "&lt;b&gt;x&lt;/b&gt;" in shown.html
     assert set(shown._repr_mimebundle_()) == {"text/plain", "text/html"}
     assert set(shown._repr_mimebundle_(include=["text/plain"])) == {"text/plain"}
+
+
+def test_config_view_uses_the_theme_and_the_shared_table() -> None:
+    from orq_notebook.client._models import DeploymentConfig
+    from orq_notebook.display._config_view import ConfigView
+
+    config = DeploymentConfig(
+        id="d1",
+        provider="openai",
+        model="gpt-4o-mini",
+        version="v1",
+        parameters={"temperature": 0.3, "maxTokens": 512},
+        messages=[{"role": "system", "content": "For {{company}}. Tier: {{tier}} <b>."}],
+    )
+    html = ConfigView("slow-support", config).to_html()
+    assert "<mark class" not in html  # no unstyled <mark> (bright yellow in the dark theme)
+    assert html.count("<mark style=") == 4  # two in "Unfilled variables", two in the prompt
+    assert "var(--jp-layout-color2" in html and "var(--jp-content-font-color2" in html
+    assert "text-align:left" in html and "background:none" in html  # the one table style
+    assert "<code>0.3</code>" in html and "&lt;b&gt;" in html and "<b>.</b>" not in html
