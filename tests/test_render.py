@@ -7,10 +7,10 @@ from html.parser import HTMLParser
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from orq_notebook.display._answer import answer_markdown
 from orq_notebook.display._render import (
     Markup,
     Table,
-    answer_markdown,
     escape_html,
     escape_markdown,
     format_duration,
@@ -380,3 +380,12 @@ def test_table_nowrap_columns_and_left_aligned_markdown() -> None:
     assert "text-align:right" not in html
     assert "background:none" in html  # no inherited zebra stripes
     assert "| :--- | :--- |" in table.to_markdown()
+
+
+def test_plain_text_is_the_words_a_reader_sees() -> None:
+    from orq_notebook.display._answer import plain_text
+
+    markdown = "# Title\n\nA **bold** and *soft* [link](https://x.y) with `code`.\n- item\n> quote"
+    assert plain_text(markdown) == "Title A bold and soft link with code. item quote"
+    assert plain_text("snake_case_name and a*b*c") == "snake_case_name and a*b*c"
+    assert plain_text("```python\nx = 1\n```") == "x = 1"

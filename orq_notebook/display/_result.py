@@ -16,15 +16,13 @@ from typing import Any
 from pydantic import BaseModel
 
 from orq_notebook.client._models import Invocation
+from orq_notebook.display._answer import answer_markdown, json_block, longest_run
 from orq_notebook.display._render import (
-    answer_markdown,
     escape_html,
     escape_markdown,
     format_count,
     format_duration,
     format_usage,
-    json_block,
-    longest_run,
     mimebundle,
     shorten,
 )

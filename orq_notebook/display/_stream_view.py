@@ -20,7 +20,8 @@ import time
 from collections.abc import Callable, Collection
 from typing import Any, Protocol
 
-from orq_notebook.display._render import answer_markdown, escape_markdown, mimebundle
+from orq_notebook.display._answer import answer_markdown
+from orq_notebook.display._render import escape_markdown, mimebundle
 from orq_notebook.display._theme import MUTED_SMALL
 
 __all__ = [

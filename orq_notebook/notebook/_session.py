@@ -17,7 +17,8 @@ from ..client._client import AsyncClient, Client
 from ..client._config import Settings
 from ..client._exceptions import OrqError
 from ..client._models import Deployment
-from ..display._render import format_duration, plain_text, shorten
+from ..display._answer import plain_text
+from ..display._render import format_duration, shorten
 from ..display._result import Result
 from ._backends import ClientBackend, OrqPieces, PieceStream, result_from_invocation
 

@@ -19,8 +19,9 @@ from IPython.display import display as _untyped_display
 
 from ..client._models import ConfigMessage, Deployment, DeploymentConfig
 from ..client._templating import find_variables, render
+from ..display._answer import answer_markdown
 from ..display._errors import error_line, render_error
-from ..display._render import answer_markdown, escape_html, format_duration, format_usage
+from ..display._render import escape_html, format_duration, format_usage
 from ..display._result import Result
 from ..display._theme import MUTED_STYLE, NOTE_STYLE
 from ._style import PANE_CLASS, STYLESHEET, WIDGET_CLASS, pane_border

@@ -20,8 +20,9 @@ from typing import Any
 import ipywidgets as widgets
 
 from ..client._models import Deployment, DeploymentConfig
+from ..display._answer import plain_text
 from ..display._errors import error_line
-from ..display._render import escape_html, escape_markdown, plain_text, shorten
+from ..display._render import escape_html, escape_markdown, shorten
 from ..display._result import Result
 from ..display._theme import MUTED_STYLE
 from ._backend import PlaygroundBackend
