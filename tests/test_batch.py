@@ -214,7 +214,7 @@ def test_row_messages_and_context_are_sent_and_shared_fields_apply(client: Clien
 
     assert result[0].text == "system: Q: a\nuser: hello there"
     assert result[0].inputs == {"q": "a"}
-    assert result[0].row() == {"q": "a", "messages": [{"role": "user", "content": "hello there"}]}
+    assert result[0].row() == {"q": "a", "messages": "hello there"}  # as the user passed it
     models = [r.invocation.model for r in result if r.invocation is not None]
     assert models == ["gpt-4o-mini", "gpt-4o", "gpt-4o-mini"]
     assert result.request_fields["metadata"] == {"run": "t"}
@@ -291,6 +291,26 @@ def test_to_pandas_shows_errors_and_renames_clashing_inputs(client: Client) -> N
     assert out.loc[1, "status"] == "failed"
     assert "{{q}}" in out.loc[1, "error"]
     assert out.loc[0, "input_output"] == "x"
+    assert str(out["tokens"].dtype) == "Int64"  # whole numbers, missing where the row failed
+    assert out.loc[0, "tokens"] == result[0].tokens and repr(out.loc[0, "tokens"]) != "39.0"
+    assert out["tokens"].isna().tolist() == [False, True]
+    assert str(out["latency"].dtype) == "float64"
+
+
+def test_to_pandas_keeps_messages_as_they_were_given(client: Client) -> None:
+    pytest.importorskip("pandas")
+    given = [{"role": "user", "content": "listed"}]
+    result = run_batch(
+        "echo",
+        [{"q": "a", "messages": "hello"}, {"q": "b", "messages": given}],
+        client=client,
+        progress=False,
+    )
+    out = result.to_pandas()
+    assert out.loc[0, "messages"] == "hello"
+    assert out.loc[1, "messages"] == given
+    assert result[0].text.endswith("user: hello")  # still sent as one user message
+    assert result.inputs()[0]["messages"] == "hello"
 
 
 def test_to_dicts_is_plain_json(client: Client) -> None:
@@ -480,8 +500,8 @@ def test_progress_false_prints_nothing(client: Client, capfd: pytest.CaptureFixt
 def test_progress_shows_counts(client: Client, capfd: pytest.CaptureFixture[str]) -> None:
     run_batch("echo", [{"q": 1}, {}], client=client, concurrency=1)
     _, err = capfd.readouterr()
-    assert "2/2" in err
-    assert "ok=1" in err and "failed=1" in err
+    last = err.replace("\n", "\r").rstrip("\r").split("\r")[-1]  # the bar's final state
+    assert "2/2" in last and "1 ok, 1 failed" in last, err
 
 
 # -- units: the limiter, percentiles, the display --------------------------------------------------
@@ -566,7 +586,7 @@ def test_the_display_has_counts_percentiles_and_a_table() -> None:
     assert "NotRun" not in text and "not run: the batch was interrupted first" in text
     assert "UnprocessableEntityError: Missing {{q}}" in text
     assert "<i>answer" not in page and "&lt;i&gt;answer" in page
-    assert page.count("<tr>") == 4
+    assert page.count("<tr ") == 4
     assert set(result._repr_mimebundle_(include=["text/plain"])) == {"text/plain"}
     assert set(result._repr_mimebundle_(exclude=["text/plain"])) == {"text/html"}
     assert repr(result) == "<BatchResult 'k': 3 rows, 1 ok, 1 failed, 1 cancelled, interrupted>"

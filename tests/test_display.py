@@ -15,6 +15,7 @@ from orq_notebook.client._exceptions import NotFoundError, RateLimitError, Strea
 from orq_notebook.display._errors import error_line, render_error
 from orq_notebook.display._result import Result
 from orq_notebook.display._stream_view import StreamView, TextStreamView, is_notebook, make_view
+from orq_notebook.display._theme import MUTED_SMALL as SMALL
 
 
 @dataclass
@@ -82,7 +83,7 @@ def test_first_piece_is_shown_at_once(recorder: Recorder) -> None:
     first = recorder.shown[0]
     assert not first.update
     assert first.bundle["text/plain"] == "Hel\n── streaming…"
-    assert first.bundle["text/markdown"] == "Hel\n\n<sub>streaming…</sub>"
+    assert first.bundle["text/markdown"] == f"Hel\n\n{SMALL}streaming…</small>"
     assert set(first.bundle) == {"text/plain", "text/markdown"}
 
 
@@ -128,7 +129,7 @@ def test_finish_shows_the_whole_result_last(recorder: Recorder) -> None:
     view.finish(result)
     last = recorder.shown[-1]
     assert last.update and last.obj is result
-    assert last.bundle["text/markdown"].startswith("one two three\n\n<sub>support-answer")
+    assert last.bundle["text/markdown"].startswith(f"one two three\n\n{SMALL}support-answer")
     assert "streaming" not in last.bundle["text/markdown"]
     assert view.closed and view.updates == 2
 
@@ -181,7 +182,7 @@ def test_streaming_markdown_closes_an_open_fence_before_the_marker(recorder: Rec
     view = _view(recorder, Clock())
     view.append("```python\nprint(1)")
     assert recorder.shown[0].bundle["text/markdown"] == (
-        "```python\nprint(1)\n```\n\n<sub>streaming…</sub>"
+        f"```python\nprint(1)\n```\n\n{SMALL}streaming…</small>"
     )
 
 
@@ -319,3 +320,23 @@ def test_render_error_text_and_escaped_html() -> None:
     assert "<b>x</b>" not in shown.html and "&lt;b&gt;x&lt;/b&gt;" in shown.html
     assert set(shown._repr_mimebundle_()) == {"text/plain", "text/html"}
     assert set(shown._repr_mimebundle_(include=["text/plain"])) == {"text/plain"}
+
+
+def test_config_view_uses_the_theme_and_the_shared_table() -> None:
+    from orq_notebook.client._models import DeploymentConfig
+    from orq_notebook.display._config_view import ConfigView
+
+    config = DeploymentConfig(
+        id="d1",
+        provider="openai",
+        model="gpt-4o-mini",
+        version="v1",
+        parameters={"temperature": 0.3, "maxTokens": 512},
+        messages=[{"role": "system", "content": "For {{company}}. Tier: {{tier}} <b>."}],
+    )
+    html = ConfigView("slow-support", config).to_html()
+    assert "<mark class" not in html  # no unstyled <mark> (bright yellow in the dark theme)
+    assert html.count("<mark style=") == 4  # two in "Unfilled variables", two in the prompt
+    assert "var(--jp-layout-color2" in html and "var(--jp-content-font-color2" in html
+    assert "text-align:left" in html and "background:none" in html  # the one table style
+    assert "<code>0.3</code>" in html and "&lt;b&gt;" in html and "<b>.</b>" not in html

@@ -201,6 +201,26 @@ def test_history_and_last(ip: InteractiveShell) -> None:
     assert line(ip, "last").deployment == "echo-bot"
 
 
+def test_history_shows_what_was_sent_as_plain_text_and_no_empty_thread(
+    ip: InteractiveShell,
+) -> None:
+    with capture_output():
+        cell(ip, "fixed --no-stream", "Is **this** kept?")
+        line(ip, "invoke echo-bot --no-stream --var company=Initech")
+    table = line(ip, "history")
+    assert table.title == "History: 2 invocations"
+    assert "thread" not in table.columns  # no thread was used: no empty column
+    assert [r["sent"] for r in table.rows] == ["Is this kept?", "company=Initech"]
+    assert all("**" not in r["answer"] for r in table.rows)
+    assert all(r["latency"].endswith(("ms", " s")) for r in table.rows)
+    html = table.to_html()
+    assert html.count("white-space:nowrap") == 5 * 2  # time, key, status, latency, tokens
+    with capture_output():
+        cell(ip, "echo-bot --no-stream --thread t1", "again")
+    assert "thread" in line(ip, "history -n 1").columns
+    assert line(ip, "history -n 1").title == "History: 3 invocations, the last 1 shown"
+
+
 def test_invalidate_by_key(ip: InteractiveShell) -> None:
     with capture_output() as out:
         line(ip, "invalidate echo-bot")

@@ -7,6 +7,7 @@ from html.parser import HTMLParser
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from orq_notebook.display._answer import answer_markdown
 from orq_notebook.display._render import (
     Markup,
     Table,
@@ -20,6 +21,7 @@ from orq_notebook.display._render import (
     safe_markdown,
     shorten,
 )
+from orq_notebook.display._theme import MUTED_SMALL as SMALL
 
 # ---------------------------------------------------------------------------------------------
 # safe_markdown: model text keeps its formatting but brings no HTML of its own
@@ -48,7 +50,7 @@ def test_an_unclosed_fence_is_closed_so_what_follows_stays_outside() -> None:
 
 
 def test_a_backtick_fence_with_a_backtick_in_its_info_string_is_not_a_fence() -> None:
-    assert safe_markdown("``` a`b\n<i>x</i>") == "``` a`b\n&lt;i>x&lt;/i>"
+    assert safe_markdown("``` a`b\n<i>x</i>") == "``` a`b  \n&lt;i>x&lt;/i>"
 
 
 def test_a_line_left_of_a_list_items_fence_ends_the_fence() -> None:
@@ -298,7 +300,7 @@ def test_table_text_cuts_long_cells() -> None:
 def test_table_html_is_escaped_and_self_contained() -> None:
     html = _table().to_html()
     assert "&lt;script&gt;" in html and "<script>" not in html
-    assert html.count("<tr>") == 3 and html.count("<th ") == 4
+    assert html.count("<tr ") == 3 and html.count("<th ") == 4
     assert "Deployments" in html and "2 of 2 shown" in html
     assert "<link" not in html and "<style" not in html and "#fff" not in html
 
@@ -307,7 +309,7 @@ def test_table_markdown() -> None:
     md = _table().to_markdown()
     assert "| key | model | version | notes |" in md
     assert r"| a\|b &lt;script> |  |  | line 1<br>line 2 |" in md
-    assert md.startswith("**Deployments**") and md.endswith("<sub>2 of 2 shown</sub>")
+    assert md.startswith("**Deployments**") and md.endswith(f"{SMALL}2 of 2 shown</small>")
 
 
 def test_table_markup_cells_keep_their_html_and_markdown() -> None:
@@ -332,3 +334,58 @@ def test_table_mimebundle_and_repr() -> None:
     assert repr(table) == "<Table 'Deployments': 2 rows × 4 columns>"
     assert Table([{"b": 1}, {"a": 2}]).columns == ["b", "a"]
     assert Table([{"b": 1, "a": 2}], columns=["a"]).to_text().splitlines()[0] == "a"
+
+
+# ---------------------------------------------------------------------------------------------
+# Line breaks and JSON answers
+
+
+def test_single_line_breaks_are_kept_as_hard_breaks() -> None:
+    html = _render(safe_markdown("system: Translate.\nuser: Where is the station?"))
+    assert "system: Translate.<br" in html and "<p>system" in html
+
+
+def test_line_breaks_leave_lists_headings_and_tables_alone() -> None:
+    text = "# Title\n- a\n- b\n\n| a | b |\n|---|---|\n| 1 | 2 |"
+    assert safe_markdown(text) == text
+    html = _render(safe_markdown(text))
+    assert "<br" not in html and "<table>" in html and html.count("<li>") == 2
+
+
+def test_a_json_answer_becomes_a_highlighted_code_block() -> None:
+    answer = '{"name": "Ann Lee", "email": "ann@example.com"}'
+    md = answer_markdown(answer)
+    assert md.startswith('```json\n{\n  "name": "Ann Lee",')
+    html = _render(md)
+    assert "<pre><code" in html and "mailto:" not in html and "<a " not in html
+
+
+def test_json_keeps_its_own_lines_and_partial_json_is_still_code() -> None:
+    pretty = '[\n {"a": 1}\n]'
+    assert answer_markdown(pretty) == f"```json\n{pretty}\n```"
+    assert answer_markdown('{"name": "An').startswith('```json\n{"name": "An')
+    assert answer_markdown("[1] a citation, not JSON").startswith("[1]")
+    assert answer_markdown("{name} is a placeholder").startswith("{name}")
+
+
+def test_json_with_backtick_fences_inside_gets_a_longer_fence() -> None:
+    md = answer_markdown('{"code": "```x```"}')
+    assert md.startswith("````json\n") and md.endswith("\n````")
+
+
+def test_table_nowrap_columns_and_left_aligned_markdown() -> None:
+    table = Table([{"key": "support-answer", "note": "a b"}], nowrap=["key"])
+    html = table.to_html()
+    assert html.count("white-space:nowrap") == 1  # its one cell (headers wrap at spaces)
+    assert "text-align:right" not in html
+    assert "background:none" in html  # no inherited zebra stripes
+    assert "| :--- | :--- |" in table.to_markdown()
+
+
+def test_plain_text_is_the_words_a_reader_sees() -> None:
+    from orq_notebook.display._answer import plain_text
+
+    markdown = "# Title\n\nA **bold** and *soft* [link](https://x.y) with `code`.\n- item\n> quote"
+    assert plain_text(markdown) == "Title A bold and soft link with code. item quote"
+    assert plain_text("snake_case_name and a*b*c") == "snake_case_name and a*b*c"
+    assert plain_text("```python\nx = 1\n```") == "x = 1"

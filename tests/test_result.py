@@ -9,6 +9,7 @@ import pytest
 
 from orq_notebook.client._models import Invocation, UserMessage
 from orq_notebook.display._result import DEFAULT_MIMETYPES, Result
+from orq_notebook.display._theme import MUTED_SMALL as SMALL
 
 TRACE = "0af7651916cd43dd8448eb211c80319c"
 ANSWER = "You can return it within **30 days**.\n<script>alert('x')</script>"
@@ -126,7 +127,7 @@ def test_to_dict_round_trips_through_json() -> None:
 
 def test_repr_is_short_and_one_line() -> None:
     text = repr(_result())
-    assert text.startswith("<Result support-answer gpt-4o-mini 1.2s 57 tokens: 'You can return")
+    assert text.startswith("<Result support-answer gpt-4o-mini 1.24 s 57 tokens: 'You can return")
     assert text.endswith("…'>") and "\n" not in text and len(text) < 120
     assert "partial" in repr(_result(partial=True))
     assert "failed" in repr(_result(partial=True, error="boom"))
@@ -167,17 +168,17 @@ def test_plain_text_is_the_answer_and_a_footer() -> None:
 
 def test_markdown_renders_the_answer_without_its_html() -> None:
     md = _result().to_markdown()
-    assert md.startswith("You can return it within **30 days**.\n")
+    assert md.startswith("You can return it within **30 days**.  \n")  # the line break kept
     assert "<script>" not in md and "&lt;script>" in md
     assert md.endswith(
-        "<sub>support-answer v3 · gpt-4o-mini (openai) · 1.24 s · 57 tokens (12 in, 45 out)"
-        f" · 1 retrieval · trace `{TRACE}`</sub>"
+        f"{SMALL}support-answer v3 · gpt-4o-mini (openai) · 1.24 s · 57 tokens (12 in, 45 out)"
+        f" · 1 retrieval · trace `{TRACE}`</small>"
     )
 
 
 def test_markdown_closes_a_fence_the_model_left_open() -> None:
     res = Result("```python\nprint(1)", deployment="d")
-    assert res.to_markdown() == "```python\nprint(1)\n```\n\n<sub>d</sub>"
+    assert res.to_markdown() == f"```python\nprint(1)\n```\n\n{SMALL}d</small>"
 
 
 def test_html_escapes_the_answer_and_has_a_compact_footer() -> None:
@@ -263,7 +264,7 @@ def test_tool_calls_are_rendered_readably() -> None:
     assert res.messages[-1]["tool_calls"] == res.tool_calls
     assert '→ tool call get_weather({\n  "city": "Paris"\n})' in res.to_text()
     md = res.to_markdown()
-    assert r"**→ tool call** get\_weather <sub>call\_1</sub>" in md
+    assert r"**→ tool call** get\_weather <small>call\_1</small>" in md
     assert '```json\n{\n  "city": "Paris"\n}\n```' in md
     assert "<code>get_weather</code>" in res.to_html() and "(no text)" not in res.to_html()
 

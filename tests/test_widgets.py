@@ -406,7 +406,7 @@ async def test_compare_an_error_stays_in_its_column_while_the_others_finish() ->
     assert "⚠ NotFoundError (404): The model behind 'broken' is gone." in plain_of(broken_pane)
     assert markdown_of(w.columns[2].pane.widget.outputs) == "Tides rise."
     assert "12 tokens" in w.columns[0].footer.value
-    assert "stop" in w.summary.value and "error: NotFoundError (404)" in w.summary.value
+    assert "stop" in w.summary.value and "error (404)" in w.summary.value
     static = w.static_bundle()
     assert static["text/markdown"].count("Tides rise.") == 2
     assert "| column | status |" in static["text/markdown"]
@@ -472,3 +472,64 @@ def test_compare_needs_matching_keys_and_contexts() -> None:
         CompareWidget(backend, ["a", "b"], contexts=[{}, {}, {}])
     with pytest.raises(ValueError, match="at least one"):
         CompareWidget(backend, [])
+
+
+# -- layout and style ------------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_labels_share_one_column_and_panes_scroll_on_their_own() -> None:
+    long_name = deployment("long", "For {{a}} and {{customer_segment}}.")
+    w = PlaygroundWidget(FakeBackend([long_name], ["x"]), interval=0)
+    await w.wait()
+    widths = {c.style.description_width for c in (w.deployment, w.message, *w.fields.values())}
+    assert widths == {"17ch"}  # "customer_segment" is the longest label: one column for all
+    assert w.output.widget.layout.max_height and w.output.widget.layout.overflow == "auto"
+    assert "orq-pane" in w.output.widget._dom_classes
+    assert "orq-widget" in w._dom_classes
+    assert "orq-text" in w.footer._dom_classes  # its own line height, not 28 px
+    style = w.hide_static_copy.value
+    assert ".orq-widget .widget-textarea textarea" in style and "font-family" in style
+    assert "white-space: pre;" in style  # code scrolls sideways in a pane, never breaks
+
+
+@pytest.mark.anyio
+async def test_compare_columns_wrap_instead_of_overflowing() -> None:
+    w = CompareWidget(FakeBackend([SUPPORT, OTHER], ["x"]), ["support", "other"], interval=0)
+    await w.wait()
+    row = w.children[3]
+    assert row.layout.flex_flow == "row wrap"
+    assert all(box.layout.flex == "1 1 16em" for box in row.children)
+    assert all(c.pane.widget.layout.max_height for c in w.columns)
+    widths = {c.style.description_width for c in (w.message, *w.fields.values())}
+    assert len(widths) == 1
+
+
+@pytest.mark.anyio
+async def test_history_labels_are_plain_text_and_loading_clears_the_status() -> None:
+    backend = FakeBackend([SUPPORT], ["**Bold** answer with `code`"], defaults={"company": "A"})
+    w = PlaygroundWidget(backend, interval=0)
+    await w.wait()
+    w.message.value = "Is *this* plain?"
+    w.fields["company"].value = ""
+    w.run()
+    await w.wait()
+    assert w.status.value == "Done."
+    (label,) = [label for label, _ in w.history_select.options]
+    assert label == "1. support · Is this plain? · Bold answer with code"
+    w.load(0)
+    await w.wait()
+    assert w.status.value == ""  # "Done." was about the last run, not the loaded entry
+
+
+@pytest.mark.anyio
+async def test_the_static_copy_hides_jupyterlabs_model_not_found_above_it() -> None:
+    w = PlaygroundWidget(FakeBackend([SUPPORT], ["answer"], defaults={"company": "A"}))
+    await w.wait()
+    w.run()
+    await w.wait()
+    markdown = w.static_bundle()["text/markdown"]
+    head = markdown.split("\n\n", 1)[0]  # one HTML block: the div and its style
+    assert head.startswith('<div class="orq-static') and "<style>" in head
+    assert ":has(+ .jp-OutputArea-child .orq-static)" in head
+    assert ".jupyter-widgets:not(:has(*))" in head  # only an errored (empty) widget output

@@ -21,13 +21,16 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..client._client import AsyncClient, Client
 from ..client._config import Settings
 from ._engine import BatchRun, Observed, OnResult, RowSpec, rows_to_specs, shared_fields
 from ._feedback import FeedbackReport, send_rows_feedback
 from ._result import BatchResult, RowResult
+
+if TYPE_CHECKING:
+    from ..display._progress import ProgressBar
 
 __all__ = [
     "BatchResult",
@@ -93,12 +96,18 @@ async def _execute(run: BatchRun, client: AsyncClient | None, settings: Settings
 # -- progress ------------------------------------------------------------------------------------
 
 
-def _progress_bar(enabled: bool, total: int, key: str) -> Any:
+def _progress_bar(enabled: bool, total: int, key: str) -> ProgressBar | None:
     if not enabled or not total:
         return None
-    from tqdm.auto import tqdm
+    from ..display._progress import ProgressBar
 
-    return tqdm(total=total, desc=key, unit="row", dynamic_ncols=True)
+    return ProgressBar(total=total, desc=key)
+
+
+def _finish_bar(bar: ProgressBar, run: BatchRun) -> None:
+    """The bar's last state says how the run ended: "26 ok, 4 failed", coloured to match."""
+    ok, failed = run.counts["ok"], run.counts["failed"]
+    bar.finish(ok=ok, failed=failed, interrupted=ok + failed < len(run.specs))
 
 
 def _report_interrupt(result: BatchResult) -> None:
@@ -149,7 +158,7 @@ class _Plan:
             yield run, given
         finally:
             if bar is not None:
-                bar.close()
+                _finish_bar(bar, run)
 
     def outcome(self, run: BatchRun) -> BatchResult:
         result = run.result(rerunner=_Rerun(self.client), labels=self.labels)

@@ -19,7 +19,7 @@ import httpx
 from ..client._client import AsyncClient
 from ..client._models import REQUEST_FIELDS, Invocation, InvokeRequest
 from ._limit import AIMDLimiter, RowTrack, current_row
-from ._result import BatchResult, Rerunner, RowResult, cancelled_copy
+from ._result import BatchResult, Rerunner, RowResult, as_messages, cancelled_copy
 
 __all__ = ["BatchRun", "Observed", "OnResult", "RowSpec", "rows_to_specs", "shared_fields"]
 
@@ -35,7 +35,7 @@ class RowSpec:
 
     index: int
     inputs: dict[str, Any]
-    messages: list[Any] | None = None
+    messages: list[Any] | str | None = None  # as the row gave them: a string is one user message
     context: dict[str, Any] | None = None
 
     def blank(self, key: str) -> RowResult:
@@ -60,8 +60,6 @@ def rows_to_specs(rows: Any) -> tuple[list[RowSpec], list[Any] | None]:
             raise TypeError(f"row {i} is a {type(record).__name__}, not a dict of inputs")
         inputs = {str(k): v for k, v in record.items()}
         messages = inputs.pop("messages", None)
-        if isinstance(messages, str):
-            messages = [{"role": "user", "content": messages}]
         context = inputs.pop("context", None)
         if context is not None and not isinstance(context, Mapping):
             raise TypeError(f"row {i}: context must be a dict, not {type(context).__name__}")
@@ -69,7 +67,7 @@ def rows_to_specs(rows: Any) -> tuple[list[RowSpec], list[Any] | None]:
             RowSpec(
                 i,
                 inputs,
-                list(messages) if messages is not None else None,
+                messages if messages is None or isinstance(messages, str) else list(messages),
                 dict(context) if context is not None else None,
             )
         )
@@ -212,7 +210,7 @@ class BatchRun:
         if spec.context is not None:
             fields["context"] = {**fields.get("context", {}), **spec.context}
         if spec.messages is not None:
-            fields["messages"] = spec.messages
+            fields["messages"] = as_messages(spec.messages)
         row = spec.blank(self.key)
         streamed: Any = None
         started = time.perf_counter()

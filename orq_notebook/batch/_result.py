@@ -17,6 +17,7 @@ from ..display._render import (
     MUTED_STYLE,
     Table,
     escape_html,
+    format_count,
     format_duration,
     format_tokens,
     mimebundle,
@@ -70,7 +71,7 @@ class RowResult:
     attempts: int = 0
     rate_limited: int = 0
     invocation: Invocation | None = field(default=None, repr=False)
-    messages: list[Any] | None = field(default=None, repr=False)
+    messages: list[Any] | str | None = field(default=None, repr=False)  # as the row gave them
     context: dict[str, Any] | None = field(default=None, repr=False)
     key: str = field(default="", repr=False)
 
@@ -94,7 +95,7 @@ class RowResult:
         return Result.from_invocation(
             self.invocation,
             deployment=self.key,
-            messages=list(self.messages or []),
+            messages=as_messages(self.messages),
             latency=self.latency,
             time_to_first_token=self.time_to_first_token,
             partial=not self.ok,
@@ -377,9 +378,10 @@ class BatchResult:
     def to_pandas(self) -> Any:
         """A DataFrame: the input columns, then `output, latency, tokens, error, status`.
 
-        Rows that had `messages` or `context` get those columns too, so the frame can be fed
-        back to `run_batch`. An input column whose name clashes with a result column is
-        renamed `input_<name>`. Needs pandas.
+        Rows that had `messages` or `context` get those columns too, as they were given (a
+        message passed as a string stays a string), so the frame can be fed back to
+        `run_batch`. `tokens` is a nullable integer column (`Int64`). An input column whose
+        name clashes with a result column is renamed `input_<name>`. Needs pandas.
         """
         import pandas as pd
 
@@ -399,7 +401,12 @@ class BatchResult:
             records.append(record)
         order = [*names.values(), *extra, *RESULT_COLUMNS]
         index = self.index_labels if self.index_labels is not None else [r.index for r in self]
-        return pd.DataFrame.from_records(records, columns=order, index=index)
+        frame = pd.DataFrame.from_records(records, columns=order, index=index)
+        # Token counts are whole numbers, missing for failed rows: a nullable integer column
+        # (39, <NA>), not floats (39.0, NaN); latency is seconds, NaN when unknown.
+        frame["tokens"] = frame["tokens"].astype("Int64")
+        frame["latency"] = frame["latency"].astype("float64")
+        return frame
 
     # -- display ----------------------------------------------------------------------------
 
@@ -407,14 +414,16 @@ class BatchResult:
         c = self.counts()
         flag = ", interrupted" if self.interrupted else ""
         return (
-            f"<BatchResult {self.key!r}: {len(self)} rows, {c['ok']} ok, {c['failed']} failed, "
+            f"<BatchResult {self.key!r}: {format_count(len(self), 'row')}, {c['ok']} ok, "
+            f"{c['failed']} failed, "
             f"{c['cancelled']} cancelled{flag}>"
         )
 
     def _summary_lines(self) -> list[str]:
         c = self.counts()
         head = (
-            f"Batch {self.key!r}: {len(self)} rows: {c['ok']} ok, {c['failed']} failed, "
+            f"Batch {self.key!r}: {format_count(len(self), 'row')}: {c['ok']} ok, "
+            f"{c['failed']} failed, "
             f"{c['cancelled']} cancelled" + (" (interrupted)" if self.interrupted else "")
         )
         stats = [
@@ -426,10 +435,7 @@ class BatchResult:
             stats.append(f"first token p50 {format_duration(percentile(ttfts, 50))}")
         stats.append(format_tokens(self.total_tokens))
         stats.append(f"wall {format_duration(self.elapsed)}")
-        retries = self.retries
-        stats.append(
-            f"{retries} retr{'y' if retries == 1 else 'ies'} ({self.rate_limited} rate-limited)"
-        )
+        stats.append(f"{format_count(self.retries, 'retry')} ({self.rate_limited} rate-limited)")
         if self.min_concurrency < self.concurrency:
             stats.append(f"concurrency {self.concurrency}, backed off to {self.min_concurrency}")
         lines = [head, " · ".join(stats)]
@@ -445,17 +451,22 @@ class BatchResult:
                 "#": r.index,
                 "status": r.status,
                 "inputs": shorten(_compact(r.inputs), 40),
-                "output": r.text,
+                "output": shorten(r.text, 100),  # a preview: .text and .to_pandas() have it all
                 "latency": "" if r.latency is None else format_duration(r.latency),
-                "tokens": r.tokens,
+                "tokens": "" if r.tokens is None else f"{r.tokens:,}",
                 "error": f"{r.error_type}: {r.error}" if r.status == "failed" else r.error,
             }
             for r in self.rows[:_TABLE_ROWS]
         ]
         more = len(self) - _TABLE_ROWS
-        footer = f"… {more} more rows (.to_pandas() has them all)" if more > 0 else None
+        footer = (
+            f"… {format_count(more, 'more row')} (.to_pandas() has them all)" if more > 0 else None
+        )
         columns = ["#", "status", "inputs", "output", "latency", "tokens", "error"]
-        return Table(rows, columns=columns, footer=footer, max_width=50)
+        if not any(row["error"] for row in rows):
+            columns.remove("error")  # every row shown is ok: no empty column
+        nowrap = ("#", "status", "latency", "tokens")
+        return Table(rows, columns=columns, footer=footer, max_width=50, nowrap=nowrap)
 
     def _text(self) -> str:
         return "\n".join([*self._summary_lines(), self._table().to_text()])
@@ -475,6 +486,13 @@ class BatchResult:
         return mimebundle(renderers, include=include, exclude=exclude)
 
 
+def as_messages(messages: list[Any] | str | None) -> list[Any]:
+    """A row's messages as a list: one user message for a string, none for None."""
+    if isinstance(messages, str):
+        return [{"role": "user", "content": messages}]
+    return list(messages or [])
+
+
 def cancelled_copy(row: RowResult, *, started: bool) -> RowResult:
     """`row` marked cancelled, saying whether it had started."""
     message = (
@@ -492,6 +510,7 @@ def cancelled_copy(row: RowResult, *, started: bool) -> RowResult:
 
 def _compact(value: Any) -> str:
     try:
-        return json.dumps(value, ensure_ascii=False, default=str, separators=(",", ":"))
+        # With spaces after `,` and `:`, a narrow column wraps between values, not inside one.
+        return json.dumps(value, ensure_ascii=False, default=str)
     except (TypeError, ValueError):
         return repr(value)

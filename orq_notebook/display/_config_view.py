@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
-import re
 from html import escape
 from typing import Any
 
 from ..client._models import ConfigMessage, DeploymentConfig
 from ..client._templating import find_variables
+from ._render import Markup, Table, escape_markdown, highlight_variables
+from ._theme import MARK_STYLE, MUTED_STYLE, TEXT_LINE_HEIGHT
 
 __all__ = ["ConfigView"]
-
-_VARIABLE = re.compile(r"\{\{\s*[^{}]+?\s*\}\}")
 
 
 def _message_text(message: ConfigMessage) -> str:
@@ -29,16 +28,6 @@ def _message_text(message: ConfigMessage) -> str:
         else:
             parts.append(f"[{part.get('type', 'part')}]")
     return "\n".join(parts)
-
-
-def _highlight_html(text: str) -> str:
-    out, last = [], 0
-    for match in _VARIABLE.finditer(text):
-        out.append(escape(text[last : match.start()]))
-        out.append(f"<mark class='orq-var'>{escape(match.group(0))}</mark>")
-        last = match.end()
-    out.append(escape(text[last:]))
-    return "".join(out)
 
 
 class ConfigView:
@@ -82,39 +71,44 @@ class ConfigView:
 
     def to_html(self) -> str:
         c = self.config
-        params = "".join(
-            f"<tr><td><code>{escape(k)}</code></td><td><code>"
-            f"{escape(json.dumps(v, ensure_ascii=False))}</code></td></tr>"
-            for k, v in c.parameters.items()
+        head = (
+            f"<div><b>{escape(self.key)}</b> "
+            f'<span style="{MUTED_STYLE}">· {escape(c.provider)}/{escape(c.model)}'
+            f" · {escape(c.type or '-')} · version {escape(c.version)}</span></div>"
         )
-        messages = "".join(
-            f"<div style='margin:4px 0'><b>{escape(m.role)}</b>"
-            f"<div style='white-space:pre-wrap;padding-left:1em'>"
-            f"{_highlight_html(_message_text(m))}</div></div>"
-            for m in c.messages
-        )
-        extra = ""
+        parts = [f'<div class="orq-config" style="line-height:{TEXT_LINE_HEIGHT}">', head]
+        if c.parameters:
+            parts.append(self._parameters().to_html())
         if self.variables:
-            extra += (
-                "<div>Unfilled variables: "
-                + ", ".join(
-                    f"<mark class='orq-var'>{{{{{escape(v)}}}}}</mark>" for v in self.variables
-                )
-                + "</div>"
+            marks = ", ".join(
+                f'<mark style="{MARK_STYLE}">{{{{{escape(v)}}}}}</mark>' for v in self.variables
             )
+            parts.append(f'<div style="margin:.3em 0">Unfilled variables: {marks}</div>')
         if c.tools:
-            extra += (
-                "<div>Tools: "
-                + ", ".join(f"<code>{escape(n)}</code>" for n in self._tool_names())
-                + "</div>"
+            names = ", ".join(f"<code>{escape(n)}</code>" for n in self._tool_names())
+            parts.append(f'<div style="margin:.3em 0">Tools: {names}</div>')
+        for m in c.messages:
+            body = highlight_variables(_message_text(m)).html
+            parts.append(
+                f'<div style="margin:.4em 0"><b>{escape(m.role)}</b>'
+                f'<div style="padding-left:1em">{body}</div></div>'
             )
-        return (
-            "<div class='orq-config'>"
-            f"<div><b>{escape(self.key)}</b> · {escape(c.provider)}/{escape(c.model)}"
-            f" · {escape(c.type or '-')} · version {escape(c.version)}</div>"
-            f"<table><tbody>{params}</tbody></table>{extra}"
-            f"<div style='margin-top:6px'>{messages}</div></div>"
-        )
+        parts.append("</div>")
+        return "".join(parts)
+
+    def _parameters(self) -> Table:
+        rows = [
+            {
+                "parameter": k,
+                "value": Markup(
+                    text=(shown := json.dumps(v, ensure_ascii=False)),
+                    html=f"<code>{escape(shown)}</code>",
+                    markdown=escape_markdown(shown, newline=" ", block=False),
+                ),
+            }
+            for k, v in self.config.parameters.items()
+        ]
+        return Table(rows, columns=["parameter", "value"], nowrap=["parameter"])
 
     def _repr_mimebundle_(
         self, include: Any = None, exclude: Any = None

@@ -3,8 +3,9 @@
 Standard library only; nothing here knows about HTTP, IPython or the client. Every helper returns
 strings, and `Table` / `Markup` are small objects with `_repr_mimebundle_`.
 
-HTML uses inline styles only, in neutral colours (`currentColor`, translucent grey), so it reads
-in light and dark JupyterLab, Notebook 7 and VS Code without external CSS or JavaScript.
+HTML uses inline styles only, coloured with JupyterLab's theme variables (`_theme.py`), so it
+reads in light and dark JupyterLab, Notebook 7 and VS Code without external CSS or JavaScript.
+Figures (durations, counts, tokens) are written by `_format.py`, re-exported here.
 """
 
 from __future__ import annotations
@@ -16,6 +17,22 @@ from dataclasses import dataclass
 from typing import Any
 
 from orq_notebook.client._templating import _VARIABLE  # one grammar for `{{name}}` everywhere
+from orq_notebook.display._format import (  # the one formatter, re-exported for callers here
+    format_count,
+    format_duration,
+    format_tokens,
+    format_usage,
+    plural,
+)
+from orq_notebook.display._theme import (
+    MARK_STYLE,
+    MUTED_SMALL,
+    MUTED_STYLE,
+    TABLE_CELL_STYLE,
+    TABLE_HEAD_STYLE,
+    TABLE_ROW_STYLE,
+    TABLE_STYLE,
+)
 
 __all__ = [
     "MUTED_STYLE",
@@ -23,24 +40,18 @@ __all__ = [
     "Table",
     "escape_html",
     "escape_markdown",
+    "format_count",
     "format_duration",
     "format_tokens",
     "format_usage",
     "highlight_variables",
     "mimebundle",
+    "plural",
     "safe_markdown",
     "shorten",
 ]
 
 Renderers = Mapping[str, Callable[[], str]]
-
-# A neutral grey that works on light and dark backgrounds; `color-mix` where supported.
-_RULE = "rgba(127,127,127,.35)"
-_TINT = (
-    "background:rgba(127,127,127,.18);background:color-mix(in srgb,currentColor 14%,transparent)"
-)
-MUTED_STYLE = "opacity:.7;font-size:.85em"
-_MARK_STYLE = f"{_TINT};color:inherit;border-radius:3px;padding:0 2px;font-weight:600"
 
 
 def mimebundle(
@@ -175,7 +186,26 @@ def _safe_prose(lines: list[str]) -> list[str]:
     region = _IMAGE.sub(r"\\!", region)
     region = _UNSAFE_LINK.sub(r"]\1\\(\2", region)
     region = _UNSAFE_REF.sub(r"\1\\[", region)
-    return [_safe_line(line) for line in region.split("\n")]
+    safe = [_safe_line(line) for line in region.split("\n")]
+    return _keep_line_breaks(safe)
+
+
+def _keep_line_breaks(lines: list[str]) -> list[str]:
+    # Markdown joins a paragraph's lines into one; a model's single newline is meant as a line
+    # break ("system: …" / "user: …"). Two trailing spaces make it a hard break, and where a
+    # line ends a block (a list item, a heading, a table row) Markdown ignores them.
+    # Lines that start or are blocks of their own are left as they are.
+    out = []
+    for line, after in zip(lines, [*lines[1:], ""], strict=True):
+        joined = line.strip() and after.strip() and not _BLOCK_LINE.match(after)
+        if joined and not _BLOCK_LINE.match(line) and not line.endswith(("  ", "\\")):
+            line += "  "
+        out.append(line)
+    return out
+
+
+# A list item, heading, quote, table row, rule or setext underline.
+_BLOCK_LINE = re.compile(r"\s*([-*+]\s|\d{1,9}[.)]\s|#{1,6}(\s|$)|>|\||(-{3,}|={3,}|\*{3,})\s*$)")
 
 
 def _safe_line(line: str) -> str:
@@ -205,43 +235,7 @@ def _escape_code(code: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# Formatting of numbers and short text
-
-
-def format_duration(seconds: float | None) -> str:
-    """`0.312` -> `"312 ms"`, `1.237` -> `"1.24 s"`, `75` -> `"1 min 15 s"`, None -> `"—"`."""
-    if seconds is None:
-        return "—"
-    if seconds < 1:
-        return f"{seconds * 1000:.0f} ms" if seconds >= 0.001 else "<1 ms"
-    if seconds < 10:
-        return f"{seconds:.2f} s"
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, rest = divmod(round(seconds), 60)
-    return f"{minutes} min {rest:02d} s"
-
-
-def format_tokens(count: float | None) -> str:
-    """`57` -> `"57 tokens"`, `1` -> `"1 token"`, `12345` -> `"12,345 tokens"`, None -> `"—"`."""
-    if count is None:
-        return "—"
-    number = round(count)
-    return f"{number:,} token" + ("" if number == 1 else "s")
-
-
-def format_usage(usage: Mapping[str, Any] | None) -> str:
-    """`"57 tokens (12 in, 45 out)"` from a usage dict; `""` when it has no counts."""
-    if not usage:
-        return ""
-    prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
-    total = usage.get("total_tokens")
-    if total is None and prompt is not None and completion is not None:
-        total = prompt + completion
-    if total is None:
-        return ""
-    detail = f" ({round(prompt):,} in, {round(completion):,} out)" if prompt and completion else ""
-    return format_tokens(total) + detail
+# Short text
 
 
 def shorten(text: str, width: int = 40) -> str:
@@ -285,7 +279,7 @@ def highlight_variables(text: str) -> Markup:
     last = 0
     for match in _VARIABLE.finditer(text):
         html_parts.append(escape_html(text[last : match.start()]))
-        html_parts.append(f'<mark style="{_MARK_STYLE}">{escape_html(match.group(0))}</mark>')
+        html_parts.append(f'<mark style="{MARK_STYLE}">{escape_html(match.group(0))}</mark>')
         last = match.end()
     html_parts.append(escape_html(text[last:]))
     body = "".join(html_parts)
@@ -321,6 +315,8 @@ class Table:
         footer: a muted note under the table (for example "20 of 57 shown").
         empty: what is shown when there are no rows.
         max_width: the widest a cell may be in the text table (longer text is cut with `…`).
+        nowrap: columns whose cells never wrap in HTML (keys, timestamps, figures); the
+            others wrap at spaces, and anywhere only when a word is wider than the window.
     """
 
     def __init__(
@@ -332,6 +328,7 @@ class Table:
         footer: str | None = None,
         empty: str = "(no rows)",
         max_width: int = 60,
+        nowrap: Collection[str] = (),
     ) -> None:
         self.rows: list[Mapping[str, Any]] = list(rows)
         self.columns: list[str] = (
@@ -343,6 +340,7 @@ class Table:
         self.footer = footer
         self.empty = empty
         self.max_width = max_width
+        self.nowrap = frozenset(nowrap)
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -375,8 +373,7 @@ class Table:
         return "\n".join(lines)
 
     def to_html(self) -> str:
-        """An HTML table with inline styles only."""
-        cell = "text-align:left;vertical-align:top;padding:.2em .8em .2em 0;white-space:pre-wrap"
+        """An HTML table with inline styles only (see `_theme.py`)."""
         parts = ['<div class="orq-table">']
         if self.title:
             parts.append(
@@ -385,20 +382,39 @@ class Table:
         if not self.rows:
             parts.append(f'<div style="{MUTED_STYLE}">{escape_html(self.empty)}</div>')
         else:
-            parts.append('<table style="border-collapse:collapse;margin:0"><thead><tr>')
-            head = f"{cell};font-weight:600;border-bottom:1px solid {_RULE}"
-            parts += [f'<th style="{head}">{escape_html(c)}</th>' for c in self.columns]
+            # Too wide for the window: the table scrolls sideways in its own box.
+            parts.append(
+                '<div style="overflow-x:auto">'
+                f'<table style="{TABLE_STYLE}"><thead><tr style="{TABLE_ROW_STYLE}">'
+            )
+            # Headers wrap at their spaces ("first token"); a nowrap column's cells do not, and
+            # a wrapping column keeps room for a few words rather than one per line.
+            parts += [
+                f'<th style="{TABLE_HEAD_STYLE}{"" if c in self.nowrap else ";min-width:8em"}">'
+                f"{escape_html(c)}</th>"
+                for c in self.columns
+            ]
             parts.append("</tr></thead><tbody>")
+            cells = [self._style(TABLE_CELL_STYLE, c) for c in self.columns]
             for row in self.rows:
-                tds = [f'<td style="{cell}">{_html(value)}</td>' for value in self._cells(row)]
-                parts.append("<tr>" + "".join(tds) + "</tr>")
-            parts.append("</tbody></table>")
+                tds = [
+                    f'<td style="{style}">{_html(value)}</td>'
+                    for style, value in zip(cells, self._cells(row), strict=True)
+                ]
+                parts.append(f'<tr style="{TABLE_ROW_STYLE}">' + "".join(tds) + "</tr>")
+            parts.append("</tbody></table></div>")
         if self.footer:
             parts.append(
                 f'<div style="{MUTED_STYLE};margin-top:.3em">{escape_html(self.footer)}</div>'
             )
         parts.append("</div>")
         return "".join(parts)
+
+    def _style(self, base: str, column: str) -> str:
+        if column in self.nowrap:
+            return f"{base};white-space:nowrap"
+        # A word longer than the column breaks; words are never split to make room for others.
+        return f"{base};white-space:pre-wrap;overflow-wrap:break-word"
 
     def to_markdown(self) -> str:
         """A GitHub-flavoured Markdown table."""
@@ -409,11 +425,13 @@ class Table:
             blocks.append(f"*{escape_markdown(self.empty, newline=' ', block=False)}*")
         else:
             lines = [_md_row(escape_markdown(c, newline=" ", block=False) for c in self.columns)]
-            lines.append(_md_row("---" for _ in self.columns))
+            # `:---` left-aligns: a bare `---` takes JupyterLab's right alignment.
+            lines.append(_md_row(":---" for _ in self.columns))
             lines += [_md_row(_markdown(value) for value in self._cells(row)) for row in self.rows]
             blocks.append("\n".join(lines))
         if self.footer:
-            blocks.append(f"<sub>{escape_markdown(self.footer, newline=' ', block=False)}</sub>")
+            footer = escape_markdown(self.footer, newline=" ", block=False)
+            blocks.append(f"{MUTED_SMALL}{footer}</small>")
         return "\n\n".join(blocks)
 
     def _repr_mimebundle_(

@@ -17,17 +17,18 @@ from pydantic import BaseModel
 
 from orq_notebook.client._models import Invocation
 from orq_notebook.display import _feedback
+from orq_notebook.display._answer import answer_markdown, json_block, longest_run
 from orq_notebook.display._render import (
-    MUTED_STYLE,
     escape_html,
     escape_markdown,
+    format_count,
     format_duration,
     format_usage,
     mimebundle,
-    safe_markdown,
     shorten,
 )
 from orq_notebook.display._sent import SentView, sent_images, thumbnails_html
+from orq_notebook.display._theme import CODE_FONT, MUTED_SMALL, MUTED_STYLE, WARN
 
 if TYPE_CHECKING:
     from orq_notebook.display._feedback import FeedbackSender
@@ -259,9 +260,9 @@ class Result:
         if self.model:
             parts.append(self.model)
         if self.latency is not None:
-            parts.append(f"{self.latency:.1f}s")
+            parts.append(format_duration(self.latency))
         if self.total_tokens is not None:
-            parts.append(f"{self.total_tokens} tokens")
+            parts.append(format_count(self.total_tokens, "token"))
         if self.error is not None:
             parts.append("failed")
         elif self.partial:
@@ -285,8 +286,7 @@ class Result:
         if self.finish_reason not in (None, "stop", "tool_calls"):
             items.append(f"finish: {self.finish_reason}")
         if self.retrievals:
-            count = len(self.retrievals)
-            items.append(f"{count} retrieval" + ("" if count == 1 else "s"))
+            items.append(format_count(len(self.retrievals), "retrieval"))
         return items
 
     def _state(self) -> str | None:
@@ -313,14 +313,15 @@ class Result:
         """The answer rendered as Markdown (model HTML neutralised), then a small footer.
 
         Images the user sent come first, as thumbnails; nothing the model wrote becomes HTML.
+        The model's line breaks are kept; a JSON answer shows as a highlighted code block.
         """
         thumbs = thumbnails_html(sent_images(self.messages))
         blocks = [thumbs] if thumbs else []
-        blocks += [safe_markdown(self.text)] if self.text else []
+        blocks += [answer_markdown(self.text)] if self.text else []
         for name, args, call_id in self._calls():
-            fence = "`" * max(3, _longest_run(args, "`") + 1)
+            fence = "`" * max(3, longest_run(args, "`") + 1)
             ident = (
-                f" <sub>{escape_markdown(call_id, newline=' ', block=False)}</sub>"
+                f" <small>{escape_markdown(call_id, newline=' ', block=False)}</small>"
                 if call_id
                 else ""
             )
@@ -335,7 +336,7 @@ class Result:
             items.insert(0, "**⚠ partial answer**")
         if self.trace_id:
             items.append(f"trace `{self.trace_id.replace('`', '')}`")
-        blocks.append(f"<sub>{' · '.join(items)}</sub>")
+        blocks.append(f"{MUTED_SMALL}{' · '.join(items)}</small>")
         return "\n\n".join(blocks)
 
     def to_html(self) -> str:
@@ -344,10 +345,14 @@ class Result:
         if thumbs := thumbnails_html(sent_images(self.messages)):
             parts.append(f"<div>{thumbs}</div>")
         if self.text:
-            parts.append(
-                '<div style="white-space:pre-wrap;overflow-wrap:anywhere">'
-                f"{escape_html(self.text)}</div>"
-            )
+            if json_block(self.text) is not None:
+                style = f"font-family:{CODE_FONT};white-space:pre;overflow-x:auto;margin:0"
+                parts.append(f'<pre style="{style}">{escape_html(self.text.strip())}</pre>')
+            else:
+                parts.append(
+                    '<div style="white-space:pre-wrap;overflow-wrap:anywhere">'
+                    f"{escape_html(self.text)}</div>"
+                )
         for name, args, call_id in self._calls():
             ident = f' <span style="{MUTED_STYLE}">{escape_html(call_id)}</span>' if call_id else ""
             parts.append(
@@ -358,7 +363,7 @@ class Result:
             parts.append(f'<div style="{MUTED_STYLE}"><i>(no text)</i></div>')
         if state := self._state():
             parts.append(
-                '<div style="margin-top:.4em;padding-left:.5em;border-left:3px solid currentColor">'
+                f'<div style="margin-top:.4em;padding-left:.5em;border-left:3px solid {WARN}">'
                 f"<b>{escape_html(state)}</b></div>"
             )
         items = [escape_html(item) for item in self._footer_items()]
@@ -416,11 +421,3 @@ def _integral(value: Any) -> Any:
     if isinstance(value, dict):
         return {key: _integral(item) for key, item in value.items()}
     return value
-
-
-def _longest_run(text: str, char: str) -> int:
-    longest = run = 0
-    for c in text:
-        run = run + 1 if c == char else 0
-        longest = max(longest, run)
-    return longest

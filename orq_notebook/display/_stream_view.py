@@ -20,7 +20,9 @@ import time
 from collections.abc import Callable, Collection
 from typing import Any, Protocol
 
-from orq_notebook.display._render import escape_markdown, mimebundle, safe_markdown
+from orq_notebook.display._answer import answer_markdown
+from orq_notebook.display._render import escape_markdown, mimebundle
+from orq_notebook.display._theme import MUTED_SMALL
 
 __all__ = [
     "DisplayFunction",
@@ -99,8 +101,8 @@ class _Live:
 
     def _markdown(self) -> str:
         status = escape_markdown(self._status(), newline=" ", block=False)
-        status = f"**{status}**" if self.error else f"<sub>{status}</sub>"
-        return f"{safe_markdown(self.text)}\n\n{status}" if self.text else status
+        status = f"**{status}**" if self.error else f"{MUTED_SMALL}{status}</small>"
+        return f"{answer_markdown(self.text)}\n\n{status}" if self.text else status
 
 
 class StreamView:

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from ..client._exceptions import NotFoundError, OrqError
 from ..client._templating import render
-from ..display._render import Table
+from ..display._render import Table, format_count
 from ._attachments import attachment_options, upload_files, user_content
 from ._feedback import feedback_command, feedback_parser
 from ._magic_args import (
@@ -258,7 +258,7 @@ def _status(m: Host, a: Any, cell: str | None, ns: Namespace) -> Any:
     lines = [conn.describe()]
     if m.default_deployment:
         lines.append(f"Default deployment: {m.default_deployment}.")
-    lines.append(f"{len(m.session.history)} invocations in this session.")
+    lines.append(f"{format_count(len(m.session.history), 'invocation')} in this session.")
     print("\n".join(lines))
 
 
@@ -273,7 +273,12 @@ def _list(m: Host, a: Any, cell: str | None, ns: Namespace) -> Any:
         }
         for d in m.session.deployments(refresh=True)
     ]
-    return Table(rows, title=f"{len(rows)} deployments")
+    # Keys, models and timestamps never wrap (a key broken at its hyphens reads as two).
+    return Table(
+        rows,
+        title=format_count(len(rows), "deployment"),
+        nowrap=("key", "model", "provider", "updated"),
+    )
 
 
 def _config(m: Host, a: Any, cell: str | None, ns: Namespace) -> Any:
@@ -306,8 +311,24 @@ def _invalidate(m: Host, a: Any, cell: str | None, ns: Namespace) -> Any:
 
 
 def _history(m: Host, a: Any, cell: str | None, ns: Namespace) -> Any:
+    everything = len(m.session.history)
     entries = list(m.session.history)[-a.n :]
-    return Table([e.row() for e in entries], title=f"last {len(entries)} invocations")
+    rows = [e.row() for e in entries]
+    columns = [c for c in _HISTORY_COLUMNS if c != "thread" or any(r["thread"] for r in rows)]
+    title = f"History: {format_count(everything, 'invocation')}"
+    if len(entries) < everything:
+        title += f", the last {len(entries)} shown"
+    return Table(
+        rows,
+        columns=columns,
+        title=title,
+        empty="Nothing has been invoked in this session yet.",
+        nowrap=("time", "key", "status", "latency", "tokens"),
+    )
+
+
+# Short figures first: in a narrow window the wide text columns are the ones that scroll.
+_HISTORY_COLUMNS = ("time", "key", "status", "latency", "tokens", "thread", "sent", "answer")
 
 
 def _reset(m: Host, a: Any, cell: str | None, ns: Namespace) -> Any:
@@ -442,7 +463,7 @@ def _invoke(m: Host, a: Any, cell: str | None, ns: Namespace) -> Any:
     except NotFoundError as exc:
         exc.wanted_key = key  # type: ignore[attr-defined]
         raise
-    m.session.record(result, thread=a.thread, sent_user=text)
+    m.session.record(result, thread=a.thread, sent_user=text, inputs=fields.get("inputs"))
     if a.out:
         m.set_variable(a.out, result)
     if a.quiet:
@@ -473,7 +494,7 @@ def _stream(
                 view.append(piece)
     except KeyboardInterrupt:
         partial = stream.to_result(key=key, sent=sent, version=version, error="interrupted")
-        m.session.record(partial, thread=None, sent_user=None)
+        m.session.record(partial, thread=None, sent_user=None, inputs=fields.get("inputs"))
         view.fail("Interrupted: the partial answer is kept (`%orq last`).", stream.text)
         raise ArgumentError(
             f"Interrupted after {len(stream.text)} characters; the partial answer is kept: "
@@ -482,7 +503,7 @@ def _stream(
     except OrqError as exc:
         if stream.chunk_count:
             partial = stream.to_result(key=key, sent=sent, version=version, error=str(exc))
-            m.session.record(partial, thread=None, sent_user=None)
+            m.session.record(partial, thread=None, sent_user=None, inputs=fields.get("inputs"))
         view.fail(m.explain(exc), stream.text)
         raise
     result = stream.to_result(key=key, sent=sent, version=version)

@@ -19,6 +19,8 @@ from ..client._client import AsyncClient, Client
 from ..client._config import Settings
 from ..client._exceptions import OrqError
 from ..client._models import Deployment
+from ..display._answer import plain_text
+from ..display._render import format_duration, shorten
 from ..display._result import Result
 from ._backends import ClientBackend, OrqPieces, PieceStream, result_from_invocation
 from ._feedback import attach_sender
@@ -45,18 +47,28 @@ class HistoryEntry:
     status: str
     thread: str | None
     result: Result
+    inputs: dict[str, Any] | None = None
 
     def row(self) -> dict[str, Any]:
-        words = " ".join(self.result.text.split()[:8])
+        """The entry as a row of `%orq history`: what was sent, and how the answer began."""
         return {
-            "key": self.key,
             "time": self.at.astimezone().strftime("%H:%M:%S"),
-            "latency": f"{self.latency:.2f} s" if self.latency is not None else "",
-            "tokens": "" if self.tokens is None else self.tokens,
+            "key": self.key,
             "status": self.status,
+            "sent": shorten(self.sent(), 60),
+            "answer": shorten(plain_text(self.result.text), 60),
+            "latency": format_duration(self.latency) if self.latency is not None else "",
+            "tokens": "" if self.tokens is None else f"{self.tokens:,}",
             "thread": self.thread or "",
-            "answer": words + ("…" if len(self.result.text.split()) > 8 else ""),
         }
+
+    def sent(self) -> str:
+        """The user's message (its words), else the inputs as `name=value` pairs."""
+        users = [m for m in self.result.messages[:-1] if m.get("role") == "user"]
+        content = users[-1].get("content") if users else None
+        if isinstance(content, str) and content.strip():
+            return plain_text(content)
+        return ", ".join(f"{k}={v}" for k, v in (self.inputs or {}).items())
 
 
 @dataclass
@@ -360,7 +372,14 @@ class Session:
         turns = self.threads.get(name, [])
         return turns[-2 * max_exchanges :] if max_exchanges > 0 else []
 
-    def record(self, result: Result, *, thread: str | None, sent_user: str | None) -> None:
+    def record(
+        self,
+        result: Result,
+        *,
+        thread: str | None,
+        sent_user: str | None,
+        inputs: dict[str, Any] | None = None,
+    ) -> None:
         self.last = result
         if self._client is not None and not self.is_humanloop:
             attach_sender(result, self._client.settings)  # `result.feedback(...)` goes there
@@ -375,6 +394,7 @@ class Session:
                 status=status,
                 thread=thread,
                 result=result,
+                inputs=inputs,
             )
         )
         if thread and status == "ok":

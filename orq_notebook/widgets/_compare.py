@@ -20,8 +20,9 @@ import ipywidgets as widgets
 
 from ..client._models import ConfigMessage, DeploymentConfig
 from ..display._errors import error_line, render_error
-from ..display._render import MUTED_STYLE, Table, escape_html, escape_markdown, format_duration
+from ..display._render import Table, escape_html, escape_markdown, format_duration
 from ..display._result import Result
+from ..display._theme import MUTED_STYLE
 from ._feedback import FeedbackButtons
 from ._parts import (
     Outcome,
@@ -36,6 +37,7 @@ from ._parts import (
     stream_run,
     variables_of,
 )
+from ._style import COLUMN_PANE_HEIGHT, TEXT_CLASS, align_labels
 
 if TYPE_CHECKING:
     from ._backend import PlaygroundBackend
@@ -47,7 +49,7 @@ __all__ = ["CompareWidget"]
 class _Column:
     key: str
     context: dict[str, Any] | None
-    pane: Pane = field(default_factory=Pane)
+    pane: Pane = field(default_factory=lambda: Pane(max_height=COLUMN_PANE_HEIGHT))
     header: widgets.HTML = field(default_factory=widgets.HTML)
     footer: widgets.HTML = field(default_factory=widgets.HTML)
     feedback: FeedbackButtons = field(default_factory=FeedbackButtons)  # 👍 / 👎
@@ -121,15 +123,21 @@ class CompareWidget(StaticCopyBox):
         self.run_button = widgets.Button(description="Run", button_style="primary", icon="play")
         self.stop_button = widgets.Button(description="Stop", icon="stop", disabled=True)
         self.status = widgets.HTML()
-        self.summary = widgets.HTML()
+        self.summary = widgets.HTML(layout=widgets.Layout(overflow="auto"))
         self.run_button.on_click(lambda _: self._guarded(self.run))
         self.stop_button.on_click(lambda _: self._guarded(self.stop))
         for column in self.columns:
             column.header.value = f"<b>{escape_html(column.label)}</b>"
+        for text in (self.summary, *(c.header for c in self.columns)):
+            text.add_class(TEXT_CLASS)
+        for column in self.columns:
+            column.footer.add_class(TEXT_CLASS)
+        # Columns share the width and wrap onto a new row below ~16em each (a narrow window,
+        # the file browser open) rather than overflowing sideways.
         boxes = [
             widgets.VBox(
                 [c.header, c.pane.widget, c.footer, c.feedback.widget],
-                layout=widgets.Layout(flex="1 1 0", min_width="16em", margin="0 4px"),
+                layout=widgets.Layout(flex="1 1 16em", min_width="12em", margin="0 4px 8px"),
             )
             for c in self.columns
         ]
@@ -138,7 +146,9 @@ class CompareWidget(StaticCopyBox):
             self.form,
             self.message,
             widgets.HBox([self.run_button, self.stop_button, self.status]),
-            widgets.HBox(boxes, layout=widgets.Layout(width="100%", overflow="auto")),
+            widgets.HBox(
+                boxes, layout=widgets.Layout(width="100%", flex_flow="row wrap", overflow="auto")
+            ),
             self.summary,
             self.hide_static_copy,
         ]
@@ -185,10 +195,10 @@ class CompareWidget(StaticCopyBox):
                 value=old.get(name, _as_text(self._given[name]) if name in self._given else ""),
                 description=name,
                 placeholder=f"default: {shown}" if shown else "(each deployment's default)",
-                style={"description_width": "initial"},
                 layout=widgets.Layout(width="auto", flex="1 1 auto"),
             )
         self.form.children = list(self.fields.values())
+        align_labels([*self.fields.values(), self.message])
 
     def _inputs(self) -> dict[str, Any]:
         inputs: dict[str, Any] = {}
@@ -299,9 +309,13 @@ class CompareWidget(StaticCopyBox):
                 row["tokens"] = item.total_tokens
                 row["finish reason"] = item.finish_reason
             else:
-                row["status"] = f"error: {error_line(item)}"
+                # The status code only: the whole line is in the column, and the table has
+                # to fit a narrow window.
+                status = getattr(item, "status_code", None)
+                row["status"] = f"error ({status})" if isinstance(status, int) else "error"
             rows.append(row)
-        return Table(rows, columns=_SUMMARY_COLUMNS)
+        nowrap = ("column", "status", "latency", "first token", "tokens", "finish reason")
+        return Table(rows, columns=_SUMMARY_COLUMNS, nowrap=nowrap)
 
     def _static_parts(self) -> tuple[str, str] | None:
         if not self.results:

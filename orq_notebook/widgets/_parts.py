@@ -19,9 +19,12 @@ from IPython.display import display as _untyped_display
 
 from ..client._models import ConfigMessage, Deployment, DeploymentConfig
 from ..client._templating import find_variables, render
+from ..display._answer import answer_markdown
 from ..display._errors import error_line, render_error
-from ..display._render import MUTED_STYLE, escape_html, format_duration, format_usage, safe_markdown
+from ..display._render import escape_html, format_duration, format_usage
 from ..display._result import Result
+from ..display._theme import MUTED_STYLE, NOTE_STYLE
+from ._style import PANE_CLASS, STYLESHEET, WIDGET_CLASS, pane_border
 
 if TYPE_CHECKING:
     from ._backend import PlaygroundBackend
@@ -174,11 +177,11 @@ def _output(data: dict[str, str]) -> dict[str, Any]:
 
 def _answer(text: str) -> dict[str, Any]:
     # Model text is untrusted and the pane renders as trusted output: no raw HTML gets through.
-    return _output({"text/markdown": safe_markdown(text), "text/plain": text})
+    return _output({"text/markdown": answer_markdown(text), "text/plain": text})
 
 
 def _note(text: str) -> dict[str, Any]:
-    html = f"<i style='{MUTED_STYLE}'>{escape_html(text)}</i>"
+    html = f'<div style="{NOTE_STYLE}">{escape_html(text)}</div>'
     return _output({"text/html": html, "text/plain": text})
 
 
@@ -190,15 +193,18 @@ class Pane:
     JupyterLab, Notebook 7 and VS Code all render (Markdown included).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, max_height: str | None = None) -> None:
+        # A long answer scrolls inside the pane (max_height), not the whole widget.
         self.widget = widgets.Output(
             layout=widgets.Layout(
-                border="1px solid rgba(127,127,127,.35)",
+                border=pane_border(),
                 padding="2px 8px",
                 min_height="3em",
+                max_height=max_height,
                 overflow="auto",
             )
         )
+        self.widget.add_class(PANE_CLASS)
         self.text = ""
 
     def show(self, text: str) -> None:
@@ -334,11 +340,19 @@ def footer_html(result: Result) -> str:
         f"finish {result.finish_reason}" if result.finish_reason else "",
         f"trace {result.trace_id}" if result.trace_id else "",
     ]
-    return f"<span style='{MUTED_STYLE}'>{escape_html(' · '.join(p for p in parts if p))}</span>"
+    return f'<div style="{MUTED_STYLE}">{escape_html(" · ".join(p for p in parts if p))}</div>'
 
 
 # ---------------------------------------------------------------------------------------------
 # The static copy left in the saved notebook
+
+
+# JupyterLab's output for a widget whose model is gone: `.jupyter-widgets` on the output itself,
+# holding only the sentence "Error displaying widget: model not found" (no element).
+_HIDE_WIDGET_ERROR = (
+    ".jp-OutputArea-child:has(+ .jp-OutputArea-child .orq-static) > "
+    ".jp-OutputArea-output.jupyter-widgets:not(:has(*)) {display: none}"
+)
 
 
 class StaticCopyBox(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
@@ -357,16 +371,24 @@ class StaticCopyBox(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
     `<style>` rule that hides the copy's `<div>`. The rule exists only where the widget is
     rendered: reopened without a kernel, or exported, the notebook shows the copy.
 
+    Reopened without a kernel, JupyterLab also shows "Error displaying widget: model not
+    found" in the widget's own output, just above the copy. The copy carries one more rule
+    that hides exactly that: an errored widget output (a `.jupyter-widgets` output with no
+    element inside: ipywidgets puts only that sentence there) directly followed by a static
+    copy. A widget that renders, here or from saved widget state, is never hidden.
+
     The widget's own output gets a readable `text/plain` title, and a `text/html` line for
     renderers that skip widgets (nbconvert, GitHub), next to ipywidgets' view mimetype.
+    The same hidden child brings the widgets' stylesheet (`_style.py`).
     """
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.add_class(WIDGET_CLASS)
         self._static_class = f"orq-static-{uuid.uuid4().hex[:12]}"
         self._static_handles: list[Any] = []
         self.hide_static_copy = widgets.HTML(
-            f"<style>.{self._static_class} {{display: none}}</style>",
+            f"<style>.{self._static_class} {{display: none}}\n{STYLESHEET}</style>",
             layout=widgets.Layout(display="none"),
         )
 
@@ -384,7 +406,10 @@ class StaticCopyBox(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untype
             return {"text/plain": ""}
         markdown, plain = parts
         # Blank lines around the body: Markdown inside an HTML block is rendered as Markdown.
-        wrapped = f'<div class="orq-static {self._static_class}">\n\n{markdown}\n\n</div>'
+        wrapped = (
+            f'<div class="orq-static {self._static_class}">\n<style>{_HIDE_WIDGET_ERROR}</style>'
+            f"\n\n{markdown}\n\n</div>"
+        )
         return {"text/markdown": wrapped, "text/plain": plain}
 
     def update_static_copy(self) -> None:

@@ -20,9 +20,11 @@ from typing import Any
 import ipywidgets as widgets
 
 from ..client._models import Deployment, DeploymentConfig
+from ..display._answer import plain_text
 from ..display._errors import error_line
-from ..display._render import MUTED_STYLE, escape_html, escape_markdown
+from ..display._render import escape_html, escape_markdown, shorten
 from ..display._result import Result
+from ..display._theme import MUTED_STYLE
 from ._backend import PlaygroundBackend
 from ._feedback import FeedbackButtons
 from ._parts import (
@@ -37,6 +39,7 @@ from ._parts import (
     stream_run,
     variables_of,
 )
+from ._style import PLAYGROUND_PANE_HEIGHT, TEXT_CLASS, align_labels
 
 __all__ = ["PlaygroundWidget"]
 
@@ -95,12 +98,15 @@ class PlaygroundWidget(StaticCopyBox):
         self.run_button = widgets.Button(description="Run", button_style="primary", icon="play")
         self.stop_button = widgets.Button(description="Stop", icon="stop", disabled=True)
         self.status = widgets.HTML()
-        self.output = Pane()
+        self.output = Pane(max_height=PLAYGROUND_PANE_HEIGHT)
         self.footer = widgets.HTML()
         self.feedback = FeedbackButtons()  # 👍 / 👎 on the answer shown
+        self.info.add_class(TEXT_CLASS)
+        self.footer.add_class(TEXT_CLASS)
         self.history_select = widgets.Select(options=[], rows=4, layout=widgets.Layout(flex="1"))
         self.load_button = widgets.Button(description="Load", icon="undo", disabled=True)
 
+        align_labels([self.deployment, self.message])
         self.deployment.observe(self._on_select, names="value")
         self.run_button.on_click(lambda _: self._guarded(self.run))
         self.stop_button.on_click(lambda _: self._guarded(self.stop))
@@ -173,12 +179,12 @@ class PlaygroundWidget(StaticCopyBox):
                 value=defaults.get(name, ""),
                 description=name,
                 placeholder="" if name in defaults else "(the deployment's default)",
-                style={"description_width": "initial"},
                 layout=widgets.Layout(width="auto", flex="1 1 auto"),
             )
             for name in self.variables
         }
         self.form.children = list(self.fields.values())
+        align_labels([self.deployment, *self.fields.values(), self.message])
         if self._pending_inputs is not None:
             self._fill(self._pending_inputs)
             self._pending_inputs = None
@@ -277,6 +283,7 @@ class PlaygroundWidget(StaticCopyBox):
         self.output.finish(result.text, note=f"Run {index + 1}, loaded from the history.")
         self.footer.value = footer_html(result)
         self.feedback.set_result(result)
+        self.status.value = ""  # the last run's "Done." is not about this entry
 
     # -- display ----------------------------------------------------------------------------
 
@@ -358,9 +365,10 @@ def _status(stopped: bool, error: BaseException | None) -> str:
 
 
 def _history_label(index: int, entry: tuple[dict[str, Any], str | None, Result]) -> str:
+    # Plain text: a select's options show characters as they are, so Markdown would read raw.
     inputs, message, result = entry
     mark = " (error)" if result.error else (" (stopped)" if result.partial else "")
     given = ", ".join(f"{k}={v}" for k, v in inputs.items())
-    words = " ".join(result.text.split()[:8])
-    label = f"{index + 1}. {result.deployment}{mark} | {given or message or '-'} | {words}"
-    return label if len(label) <= 100 else label[:99] + "…"
+    sent = shorten(given or plain_text(message or "") or "-", 40)
+    label = f"{index + 1}. {result.deployment}{mark} · {sent} · {plain_text(result.text)}"
+    return shorten(label, 100)
