@@ -25,6 +25,7 @@ def refresh(path: Path) -> None:
         timeout=300,
         kernel_name="python3",
         store_widget_state=True,
+        record_timing=False,  # no timestamps: a re-run changes only what the cells show
         resources={"metadata": {"path": str(path.parent)}},
     ).execute()
     nbformat.write(nb, path)
