@@ -13,6 +13,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ._format import format_count
 from ._render import MUTED_STYLE, escape_html, escape_markdown, mimebundle
 
 __all__ = ["SentImage", "SentView", "sent_images", "thumbnails_html"]
@@ -166,8 +167,8 @@ class SentView:
 
     def __repr__(self) -> str:
         count = len(self.images)
-        images = f", {count} image" + ("" if count == 1 else "s") if count else ""
-        return f"<SentView {len(self.messages)} messages{images}>"
+        images = f", {format_count(count, 'image')}" if count else ""
+        return f"<SentView {format_count(len(self.messages), 'message')}{images}>"
 
 
 def _text_of_words(message: Mapping[str, Any]) -> str:
