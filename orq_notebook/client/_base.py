@@ -369,12 +369,12 @@ class _BaseClient(Generic[_HttpT, _TransportT]):
         where = f"{request.method} {request.url}"
         if deadline is not None and deadline.expired:
             return APITimeoutError(
-                f"{where}: {deadline.describe()}. The server may be slow or stuck; pass a larger "
-                "timeout= if the answer needs longer."
+                f"{where} timed out: {deadline.describe()}. The server may be slow or stuck; "
+                "pass a larger timeout= if the answer needs longer."
             )
         note = _UNSAFE_NOTE if unsafe_refused and self._retry.max_retries else ""
         if isinstance(exc, httpx.ConnectTimeout):
-            return APITimeoutError(f"{where}: could not connect within the connect timeout.{note}")
+            return APITimeoutError(f"{where} timed out while connecting.{note}")
         if isinstance(exc, httpx.TimeoutException):
             return APITimeoutError(
                 f"{where} timed out ({type(exc).__name__}). The server may be busy: try again, "

@@ -27,6 +27,7 @@ from traitlets import Bool, Enum, Float, Int, Unicode
 
 from ..client._exceptions import (
     APIConnectionError,
+    APITimeoutError,
     AuthenticationError,
     MissingAPIKeyError,
     NotFoundError,
@@ -182,6 +183,8 @@ class OrqMagics(Magics):
                 f"The stream broke: {exc.message} The {kept} characters received are kept: "
                 "`%orq last`."
             )
+        if isinstance(exc, APITimeoutError):  # reached, but no answer in time
+            return f"{exc.message} (`%config OrqMagics.timeout` sets the deadline.)"
         if isinstance(exc, APIConnectionError):
             return f"Could not reach {where}: {exc.message} Check `%orq status`."
         return str(exc)

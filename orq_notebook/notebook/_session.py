@@ -17,6 +17,7 @@ from ..client._client import AsyncClient, Client
 from ..client._config import Settings
 from ..client._exceptions import OrqError
 from ..client._models import Deployment
+from ..display._render import format_usage
 from ..display._result import Result
 from ._backends import ClientBackend, OrqPieces, PieceStream, result_from_invocation
 
@@ -48,7 +49,9 @@ class HistoryEntry:
             "key": self.key,
             "time": self.at.astimezone().strftime("%H:%M:%S"),
             "latency": f"{self.latency:.2f} s" if self.latency is not None else "",
-            "tokens": "" if self.tokens is None else self.tokens,
+            # prompt and completion too ("57 tokens (12 in, 45 out)"), not only the total
+            "tokens": format_usage(self.result.usage)
+            or ("" if self.tokens is None else self.tokens),
             "status": self.status,
             "thread": self.thread or "",
             "answer": words + ("…" if len(self.result.text.split()) > 8 else ""),
