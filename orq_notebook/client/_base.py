@@ -381,7 +381,7 @@ class _BaseClient(Generic[_HttpT, _TransportT]):
                 f"or give the client a larger timeout=.{note}"
             )
         if isinstance(exc, httpx.TooManyRedirects):
-            why = "it redirected too many times (a redirect loop?)"
+            why = "TooManyRedirects: it redirected again and again, a redirect loop?"
         elif isinstance(exc, (httpx.UnsupportedProtocol, httpx.InvalidURL)):
             why = f"the URL cannot be used ({type(exc).__name__}: {one_line(str(exc), 120)})"
         else:
