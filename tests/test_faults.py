@@ -575,6 +575,13 @@ def layer_magics(server: FaultServer, key: str, stream: bool, outcome: Outcome) 
         if outcome.kind == "empty":
             assert "204 No Content" in out.stdout, "a 204 is said in one line"
             outcome.checks.append("204 said")
+        if key != "redirect-loop" and outcome.attempts > 1:  # redirects are no retries
+            # No silent wait: every retry said so in the cell, before it waited.
+            said = out.stdout.count(", retrying in ")
+            assert said == outcome.attempts - 1, out.stdout
+            if CASES[key].fault.statuses[0] == 429:
+                assert "rate limited, retrying in" in out.stdout
+            outcome.checks.append("retries said")
         session = shell.magics_manager.registry["OrqMagics"].session
         if outcome.kind == "reported" and stream:
             last = session.last
@@ -708,3 +715,43 @@ def test_hono_body_shape_is_read(server: FaultServer) -> None:
         client.deployments.invoke("500-hono")
     assert info.value.status_code == 500 and info.value.message == HONO["message"] + "."
     assert '"code": "500"' in info.value.body
+
+
+# -- pages that never end, through every layer that lists ----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def endless() -> Iterator[FaultServer]:
+    """A server whose list says `has_more: true` forever and ignores the cursor."""
+    with FaultServer({}, endless_pages=True, lifetime=300) as srv:
+        yield srv
+
+
+@pytest.mark.timeout(60)
+def test_endless_pages_stop_in_every_layer(endless: FaultServer) -> None:
+    client = Client(base_url=endless.base_url)
+    with client, budget(), pytest.raises(UnexpectedResponseError, match="does not advance"):
+        list(client.deployments.iter())
+
+    async def walk() -> None:
+        async with AsyncClient(base_url=endless.base_url) as aclient:
+            with pytest.raises(UnexpectedResponseError, match="does not advance"):
+                [d async for d in aclient.deployments.iter()]
+
+    asyncio.run(asyncio.wait_for(walk(), BUDGET))
+    lists = sum(1 for entry in endless.log if entry.method == "GET")
+    assert lists <= 4, "the guard stops at the second page of a cursor that does not move"
+
+    with _shell(endless) as shell, budget():
+        with pytest.raises(UsageError, match="does not advance"), capture_output():
+            shell.run_line_magic("orq", "list")
+        # A 404's "did you mean" lists the deployments: it gives up quietly, and says the 404.
+        with pytest.raises(UsageError, match="was not found"), capture_output():
+            shell.run_cell_magic("orq", "missing-key --no-stream", "hi")
+    with Client(base_url=endless.base_url) as client, budget():
+        try:  # a batch for a missing key fails up front, or row by row: either way it ends
+            rows = run_batch("missing-key", [{"n": 1}], client=client, progress=False)
+        except OrqError:
+            pass
+        else:
+            assert rows[0].status == "failed"
