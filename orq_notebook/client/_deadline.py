@@ -1,15 +1,16 @@
 """Deadlines: a bound on a whole answer, however slowly its bytes arrive.
 
 httpx's timeouts are per read, so a server that sends one byte now and then never trips them.
-A `Deadline` is a point in time instead. While the client reads on behalf of a request, that
-request's deadline is the *active* one (a context variable), and it is enforced in two places:
+A `Deadline` is a point in time instead, enforced in one of two places:
 
 * under every socket read of the client's own connections (a wrapper around httpcore's network
   backend): each read waits at most until the deadline, so headers, a body or a stream dribbled
-  byte by byte all stop on time;
-* over the response body (a wrapper around `response.stream`), between chunks: the same rule for
-  transports the client does not own (`transport=`, `http_client=`, proxies), with at most one
-  read's delay.
+  byte by byte all stop on time. While the headers are awaited the request's deadline is the
+  *active* one (a context variable); once they have arrived it is attached to the connection
+  that carries the body (`guard_body`), since a stream's body is read long after it was sent;
+* over the response body (a wrapper around `response.stream`), between chunks, for transports
+  the client does not own (`transport=`, `http_client=`, proxies): the same rule, with at most
+  one read's delay.
 
 A request that is not a stream has one window: the whole answer (`timeout`). A stream has two:
 the first chunk within `timeout` of sending, then at most `idle_timeout` between chunks (a
@@ -26,13 +27,13 @@ from typing import Any
 import httpcore
 import httpx
 
-__all__ = ["ACTIVE", "Deadline", "guard_body", "install"]
+__all__ = ["ACTIVE", "Deadline", "guard_body", "install", "release"]
 
 
 class Deadline:
     """When the current phase of one request must end (monotonic seconds)."""
 
-    __slots__ = ("_clock", "at", "expired", "first", "idle", "streaming", "waiting_for")
+    __slots__ = ("_clock", "at", "expired", "first", "fresh", "idle", "streaming", "waiting_for")
 
     def __init__(
         self,
@@ -45,23 +46,26 @@ class Deadline:
         self.first, self.idle, self.streaming = first, idle, streaming
         self._clock = clock
         self.at = clock() + first
-        self.expired = False
+        self.expired = self.fresh = False
         self.waiting_for = "first"  # or "next": a stream between chunks
 
     def start(self) -> None:
         """(Re)start the first window: a new attempt was sent."""
         self.at = self._clock() + self.first
-        self.expired, self.waiting_for = False, "first"
+        self.expired = self.fresh = False
+        self.waiting_for = "first"
 
     def chunk(self) -> None:
-        """A chunk arrived: the next one is due within the idle window."""
-        if self.idle is not None:
-            self.at = self._clock() + self.idle
-            self.waiting_for = "next"
+        """A chunk arrived: the next one is due within the idle window, counted from the next
+        wait (runs once per chunk, so it only sets a flag; `left` reads the clock anyway)."""
+        self.fresh = self.idle is not None
 
     def left(self) -> float:
         """Seconds until the deadline; marks it expired (and returns 0) once it has passed."""
-        remaining = self.at - self._clock()
+        now = self._clock()
+        if self.fresh:
+            self.at, self.fresh, self.waiting_for = now + (self.idle or 0.0), False, "next"
+        remaining = self.at - now
         if remaining <= 0:
             self.expired = True
             return 0.0
@@ -80,8 +84,11 @@ class Deadline:
 ACTIVE: ContextVar[Deadline | None] = ContextVar("orq_notebook_deadline", default=None)
 
 
-def _bounded(timeout: float | None) -> tuple[Deadline | None, float | None]:
-    deadline = ACTIVE.get()
+def _bounded(
+    timeout: float | None, attached: Deadline | None
+) -> tuple[Deadline | None, float | None]:
+    # A request being sent (headers awaited) wins over the deadline left on the connection.
+    deadline = ACTIVE.get() or attached
     if deadline is None:
         return None, timeout
     left = deadline.left()
@@ -100,9 +107,10 @@ def _expired_now(deadline: Deadline | None) -> bool:
 class _Stream(httpcore.NetworkStream):
     def __init__(self, inner: httpcore.NetworkStream) -> None:
         self._inner = inner
+        self.deadline: Deadline | None = None  # of the response whose body it carries
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        deadline, timeout = _bounded(timeout)
+        deadline, timeout = _bounded(timeout, self.deadline)
         try:
             return self._inner.read(max_bytes, timeout)
         except httpcore.ReadTimeout:
@@ -139,9 +147,10 @@ class _Backend(httpcore.NetworkBackend):
 class _AsyncStream(httpcore.AsyncNetworkStream):
     def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
         self._inner = inner
+        self.deadline: Deadline | None = None
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        deadline, timeout = _bounded(timeout)
+        deadline, timeout = _bounded(timeout, self.deadline)
         try:
             return await self._inner.read(max_bytes, timeout)
         except httpcore.ReadTimeout:
@@ -193,22 +202,23 @@ def install(transport: httpx.HTTPTransport | httpx.AsyncHTTPTransport) -> bool:
     return False
 
 
-# -- over the response body, for every transport ---------------------------------------------
+# -- over the response body ------------------------------------------------------------------
 
 
-def _check(request: httpx.Request) -> None:
-    deadline = ACTIVE.get()
-    if deadline is not None and deadline.left() <= 0:
+def _check(deadline: Deadline, request: httpx.Request) -> None:
+    if deadline.left() <= 0:
         raise httpx.ReadTimeout(deadline.describe(), request=request)
 
 
 class _Body(httpx.SyncByteStream):
-    def __init__(self, inner: Iterable[bytes], request: httpx.Request) -> None:
-        self._inner, self._request = inner, request
+    """A body read through a transport the client does not own: checked between chunks."""
+
+    def __init__(self, inner: Iterable[bytes], request: httpx.Request, deadline: Deadline) -> None:
+        self._inner, self._request, self._deadline = inner, request, deadline
 
     def __iter__(self) -> Iterator[bytes]:
         for chunk in self._inner:
-            _check(self._request)
+            _check(self._deadline, self._request)
             yield chunk
 
     def close(self) -> None:
@@ -218,12 +228,12 @@ class _Body(httpx.SyncByteStream):
 
 
 class _AsyncBody(httpx.AsyncByteStream):
-    def __init__(self, inner: Any, request: httpx.Request) -> None:
-        self._inner, self._request = inner, request
+    def __init__(self, inner: Any, request: httpx.Request, deadline: Deadline) -> None:
+        self._inner, self._request, self._deadline = inner, request, deadline
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         async for chunk in self._inner:
-            _check(self._request)
+            _check(self._deadline, self._request)
             yield chunk
 
     async def aclose(self) -> None:
@@ -232,10 +242,26 @@ class _AsyncBody(httpx.AsyncByteStream):
             await aclose()
 
 
-def guard_body(response: httpx.Response, *, asynchronous: bool) -> None:
-    """Check the active deadline between the chunks of `response`'s body."""
+def guard_body(response: httpx.Response, deadline: Deadline, *, asynchronous: bool) -> None:
+    """Read `response`'s body under `deadline`, whoever reads it and whenever.
+
+    On the client's own connections the deadline goes with the connection (every socket read
+    is bounded); on others the body is checked between chunks.
+    """
+    carrier = response.extensions.get("network_stream")
+    if isinstance(carrier, (_Stream, _AsyncStream)):
+        carrier.deadline = deadline
+        return
     stream = response.stream
     if asynchronous and isinstance(stream, httpx.AsyncByteStream):
-        response.stream = _AsyncBody(stream, response.request)
+        response.stream = _AsyncBody(stream, response.request, deadline)
     elif not asynchronous and isinstance(stream, httpx.SyncByteStream):
-        response.stream = _Body(stream, response.request)
+        response.stream = _Body(stream, response.request, deadline)
+
+
+def release(response: httpx.Response | None) -> None:
+    """The body is done: its connection no longer carries the deadline (it may be reused)."""
+    if response is not None:
+        carrier = response.extensions.get("network_stream")
+        if isinstance(carrier, (_Stream, _AsyncStream)):
+            carrier.deadline = None

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import httpx
 
 from ._base import _BaseClient
-from ._deadline import ACTIVE, Deadline, guard_body, install
+from ._deadline import ACTIVE, Deadline, guard_body, install, release
 from ._exceptions import APIError
 
 if TYPE_CHECKING:
@@ -65,7 +65,7 @@ class _SyncClient(_BaseClient[httpx.Client, httpx.BaseTransport]):
         token = ACTIVE.set(deadline)
         try:
             response = self._http.send(request, stream=True)
-            guard_body(response, asynchronous=False)
+            guard_body(response, deadline, asynchronous=False)
             if stream and self._stream_is_ok(response):
                 return response
             try:
@@ -76,6 +76,8 @@ class _SyncClient(_BaseClient[httpx.Client, httpx.BaseTransport]):
             except BaseException:
                 response.close()
                 raise
+            finally:
+                release(response)
             return response
         finally:
             ACTIVE.reset(token)
@@ -159,7 +161,7 @@ class _AsyncClient(_BaseClient[httpx.AsyncClient, httpx.AsyncBaseTransport]):
         token = ACTIVE.set(deadline)
         try:
             response = await self._http.send(request, stream=True)
-            guard_body(response, asynchronous=True)
+            guard_body(response, deadline, asynchronous=True)
             if stream and self._stream_is_ok(response):
                 return response
             try:
@@ -170,6 +172,8 @@ class _AsyncClient(_BaseClient[httpx.AsyncClient, httpx.AsyncBaseTransport]):
             except BaseException:
                 await response.aclose()
                 raise
+            finally:
+                release(response)
             return response
         finally:
             ACTIVE.reset(token)

@@ -3,8 +3,8 @@
 A stream owns one HTTP response and always closes it: at the end, on `break`, on an exception,
 on KeyboardInterrupt and (sync) when garbage collected. `ResponseStream[T]` and its async twin
 hold that lifecycle and the loop over the server-sent events, and differ only in their I/O.
-The loop reads each event under the stream's deadline (`_deadline`): the first chunk within
-`timeout` of sending, then at most `idle_timeout` between chunks.
+The body is read under the stream's deadline (`_deadline`): the first chunk within `timeout`
+of sending, then at most `idle_timeout` between chunks.
 Each API's stream says what one event carries (`_items`: the items of type T to yield, or
 None once the stream is over), how a broken connection is reported (`_broken`) and, where it
 matters, what a connection closed without an end event means (`_end_of_stream`).
@@ -20,7 +20,7 @@ from typing import Any, Generic, TypeVar
 import httpx
 from httpx_sse import EventSource, ServerSentEvent
 
-from ._deadline import ACTIVE, Deadline
+from ._deadline import Deadline, release
 from ._exceptions import StreamError
 
 __all__ = ["AsyncResponseStream", "ResponseStream", "StreamCore"]
@@ -141,22 +141,14 @@ class ResponseStream(StreamCore[T]):
         response = self._ensure_open()
         # The response closes in `finally`: on a consumer's `break` the generator is closed
         # (GeneratorExit at `yield`), and on errors and interrupts the exception passes here.
-        deadline = self._deadline
+        # The body's reads run under the stream's deadline (see `_deadline.guard_body`).
         try:
-            events = _events(response).iter_sse()
-            while True:
-                token = ACTIVE.set(deadline)  # reads for this stream run under its deadline
-                try:
-                    event = next(events, None)
-                finally:
-                    ACTIVE.reset(token)
-                if event is None:
-                    break
+            for event in _events(response).iter_sse():
                 items = self._items(event)
                 if items is None:
                     return  # whatever follows the end is never read
                 if items:
-                    self._got_items()
+                    self._got_items()  # timings, and the deadline's idle window
                 yield from items
             self._end_of_stream()
         except READ_ERRORS as exc:
@@ -168,6 +160,7 @@ class ResponseStream(StreamCore[T]):
     def close(self) -> None:
         """Close the HTTP response; safe to call more than once."""
         if self._mark_closed() and self._response is not None:
+            release(self._response)
             self._response.close()
 
     def _ensure_open(self) -> httpx.Response:
@@ -209,17 +202,9 @@ class AsyncResponseStream(StreamCore[T]):
     async def __aiter__(self) -> AsyncIterator[T]:
         self._start_iteration()
         response = await self._ensure_open()
-        deadline = self._deadline
         try:
             async with aclosing(_events(response).aiter_sse()) as events:
-                while True:
-                    token = ACTIVE.set(deadline)
-                    try:
-                        event = await anext(events, None)
-                    finally:
-                        ACTIVE.reset(token)
-                    if event is None:
-                        break
+                async for event in events:
                     items = self._items(event)
                     if items is None:
                         return
@@ -237,6 +222,7 @@ class AsyncResponseStream(StreamCore[T]):
     async def aclose(self) -> None:
         """Close the HTTP response; safe to call more than once."""
         if self._mark_closed() and self._response is not None:
+            release(self._response)
             await self._response.aclose()
 
     async def _ensure_open(self) -> httpx.Response:
