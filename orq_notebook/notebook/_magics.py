@@ -145,8 +145,10 @@ class OrqMagics(Magics):
     # -- errors: one line, with the hint that helps ---------------------------------------
 
     def explain(self, exc: OrqError) -> str:
+        # The hint from orq's error code, unless this line already says it (429, "did you mean").
         line, hint = self._explain(exc), getattr(exc, "hint", None)
-        return f"{line} {hint}" if hint and not isinstance(exc, RateLimitError) else line
+        said = isinstance(exc, (RateLimitError, NotFoundError))
+        return f"{line} {hint}" if hint and not said else line
 
     def _explain(self, exc: OrqError) -> str:
         conn = self.session.connection
