@@ -224,7 +224,7 @@ MAGIC_CASES = [
         "batch --concurrency 0",
         "batch echo-bot --from test_rows --concurrency 0",
         None,
-        "at least 1",
+        "1 or more",
         0,
     ),
     MagicCase("batch without --from", "batch echo-bot", None, "required: --from", 0),

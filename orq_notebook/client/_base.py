@@ -176,9 +176,13 @@ class _BaseClient(Generic[_HttpT, _TransportT]):
         )
 
     def _deadline(
-        self, timeout: float | None, idle_timeout: float | None = None, *, streaming: bool = False
+        self,
+        timeout: float | None,
+        idle_timeout: float | None = None,
+        *,
+        streaming: bool = False,
+        owner: str = "the call's",
     ) -> Deadline:
-        owner = "the call's"
         limit = seconds(owner, "timeout", timeout) or self.settings.timeout
         idle = seconds(owner, "idle_timeout", idle_timeout) or self.settings.idle_timeout
         return Deadline(limit, idle if streaming else None, clock=self._clock, streaming=streaming)

@@ -85,7 +85,7 @@ class Deployments:
         self, operation: str, path: str, key: str, fields: Any, timeout: Any, idle: Any
     ) -> InvocationStream:
         c = self._client
-        deadline = c._deadline(timeout, idle, streaming=True)
+        deadline = c._deadline(timeout, idle, streaming=True, owner=f"{operation}()")
         request = c._invoke_request(operation, path, key, fields, stream=True, deadline=deadline)
         return InvocationStream(
             functools.partial(c._open_stream, request, deadline),
@@ -104,7 +104,7 @@ class Deployments:
     ) -> DeploymentList:
         """One page of deployments, newest first: `client.deployments.list(limit=10)`."""
         c = self._client
-        deadline = c._deadline(timeout)
+        deadline = c._deadline(timeout, owner="list()")
         params = _page(limit, starting_after, ending_before)
         request = c._request("GET", _LIST, params=params, deadline=deadline)
         return c._parse(c._send(request, deadline=deadline), DeploymentList)
@@ -131,7 +131,7 @@ class Deployments:
         None when the server answers `204 No Content`, as the official SDK has it.
         """
         c = self._client
-        deadline = c._deadline(timeout)
+        deadline = c._deadline(timeout, owner="get_config()")
         request = c._invoke_request(
             "get_config", _GET_CONFIG, key, fields, stream=False, deadline=deadline
         )
@@ -174,7 +174,7 @@ class Deployments:
         if stream:
             return self._stream("invoke", _INVOKE, key, fields, timeout, idle_timeout)
         c = self._client
-        deadline = c._deadline(timeout)
+        deadline = c._deadline(timeout, owner="invoke()")
         request = c._invoke_request("invoke", _INVOKE, key, fields, stream=False, deadline=deadline)
         return c._parse_optional(c._send(request, deadline=deadline), Invocation)
 
@@ -196,7 +196,7 @@ class Deployments:
         servers that have `DELETE /v2/deployments/invalidate/{id}`, such as the local server.
         """
         c = self._client
-        deadline = c._deadline(timeout)
+        deadline = c._deadline(timeout, owner="invalidate()")
         path = _invalidate_path(deployment_id)
         response = c._send(c._request("DELETE", path, deadline=deadline), deadline=deadline)
         _check_invalidated(c, response, deployment_id)
@@ -216,7 +216,7 @@ class Deployments:
         `variant_id` keeps the versions of that variant only.
         """
         c = self._client
-        deadline = c._deadline(timeout)
+        deadline = c._deadline(timeout, owner="list_versions()")
         params = _page(limit, starting_after, ending_before, variant_id)
         request = c._request("GET", _versions_path(key_or_id), params=params, deadline=deadline)
         return c._parse(c._send(request, deadline=deadline), DeploymentVersionList)
@@ -232,7 +232,7 @@ class AsyncDeployments:
         self, operation: str, path: str, key: str, fields: Any, timeout: Any, idle: Any
     ) -> AsyncInvocationStream:
         c = self._client
-        deadline = c._deadline(timeout, idle, streaming=True)
+        deadline = c._deadline(timeout, idle, streaming=True, owner=f"{operation}()")
         request = c._invoke_request(operation, path, key, fields, stream=True, deadline=deadline)
         return AsyncInvocationStream(
             functools.partial(c._open_stream, request, deadline),
@@ -251,7 +251,7 @@ class AsyncDeployments:
     ) -> DeploymentList:
         """One page of deployments, newest first."""
         c = self._client
-        deadline = c._deadline(timeout)
+        deadline = c._deadline(timeout, owner="list()")
         params = _page(limit, starting_after, ending_before)
         request = c._request("GET", _LIST, params=params, deadline=deadline)
         return c._parse(await c._send(request, deadline=deadline), DeploymentList)
@@ -275,7 +275,7 @@ class AsyncDeployments:
     ) -> DeploymentConfig | None:
         """The deployment's resolved prompt and model settings (None on `204 No Content`)."""
         c = self._client
-        deadline = c._deadline(timeout)
+        deadline = c._deadline(timeout, owner="get_config()")
         request = c._invoke_request(
             "get_config", _GET_CONFIG, key, fields, stream=False, deadline=deadline
         )
@@ -315,7 +315,7 @@ class AsyncDeployments:
         if stream:
             return self._stream("invoke", _INVOKE, key, fields, timeout, idle_timeout)
         c = self._client
-        deadline = c._deadline(timeout)
+        deadline = c._deadline(timeout, owner="invoke()")
         request = c._invoke_request("invoke", _INVOKE, key, fields, stream=False, deadline=deadline)
         return c._parse_optional(await c._send(request, deadline=deadline), Invocation)
 
@@ -333,7 +333,7 @@ class AsyncDeployments:
     async def invalidate(self, deployment_id: str, *, timeout: float | None = None) -> None:
         """Drop the server's cache of a deployment, by its id (see `Deployments.invalidate`)."""
         c = self._client
-        deadline = c._deadline(timeout)
+        deadline = c._deadline(timeout, owner="invalidate()")
         path = _invalidate_path(deployment_id)
         response = await c._send(c._request("DELETE", path, deadline=deadline), deadline=deadline)
         _check_invalidated(c, response, deployment_id)
@@ -350,7 +350,7 @@ class AsyncDeployments:
     ) -> DeploymentVersionList:
         """One page of the deployment's saved versions, newest first, drafts included."""
         c = self._client
-        deadline = c._deadline(timeout)
+        deadline = c._deadline(timeout, owner="list_versions()")
         params = _page(limit, starting_after, ending_before, variant_id)
         request = c._request("GET", _versions_path(key_or_id), params=params, deadline=deadline)
         return c._parse(await c._send(request, deadline=deadline), DeploymentVersionList)
@@ -422,11 +422,11 @@ def _segment(value: str, what: str) -> str:
 
 
 def _invalidate_path(deployment_id: str) -> str:
-    return f"/v2/deployments/invalidate/{_segment(deployment_id, 'deployment_id')}"
+    return f"/v2/deployments/invalidate/{_segment(deployment_id, 'invalidate() deployment_id')}"
 
 
 def _versions_path(key_or_id: str) -> str:
-    return f"/v2/deployments/{_segment(key_or_id, 'key_or_id')}/versions"
+    return f"/v2/deployments/{_segment(key_or_id, 'list_versions() key_or_id')}/versions"
 
 
 NO_INVALIDATE = (
