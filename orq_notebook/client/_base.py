@@ -201,10 +201,11 @@ class _BaseClient(Generic[_HttpT, _TransportT]):
     ) -> httpx.Request:
         extra: dict[str, Any] = {}
         if deadline is not None and self._owns_http:  # a caller's http_client keeps its own
-            extra["timeout"] = httpx.Timeout(
-                max(deadline.first, deadline.idle or 0.0),
-                connect=min(CONNECT_TIMEOUT, deadline.first),
-            )
+            read = max(deadline.first, deadline.idle or 0.0)
+            connect = min(CONNECT_TIMEOUT, deadline.first)
+            default = self._http.timeout
+            if read != default.read or connect != default.connect:  # else the client's own
+                extra["timeout"] = httpx.Timeout(read, connect=connect)
         return self._http.build_request(
             method,
             self.settings.base_url + path,
