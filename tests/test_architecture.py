@@ -76,6 +76,8 @@ HTTP_LIBS = ("httpx", "httpx_sse")
 # templating) is the wire vocabulary every part may share.
 CLIENT_IO = _ours(
     "client._base",
+    "client._io",
+    "client._deadline",
     "client._client",
     "client._deployments",
     "client._streaming",

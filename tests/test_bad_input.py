@@ -36,6 +36,9 @@ from pydantic import ValidationError
 from orq_notebook.batch._result import percentile
 from orq_notebook.client._client import AsyncClient, Client
 from orq_notebook.client._exceptions import (
+    ArgumentTypeError,
+    InvalidArgumentError,
+    InvalidRequestError,
     MissingAPIKeyError,
     OrqError,
     RequestTooLargeError,
@@ -221,7 +224,7 @@ MAGIC_CASES = [
         "batch --concurrency 0",
         "batch echo-bot --from test_rows --concurrency 0",
         None,
-        "at least 1",
+        "1 or more",
         0,
     ),
     MagicCase("batch without --from", "batch echo-bot", None, "required: --from", 0),
@@ -335,33 +338,109 @@ class ApiCase:
 KEY_WITH_NEWLINE = "sk-line-one\nline-two-0123456789"
 
 API_CASES = [
-    ApiCase("inputs not a dict", lambda d: d.invoke("k", inputs="x"), ValidationError, "inputs", 0),
+    ApiCase(
+        "inputs not a dict", lambda d: d.invoke("k", inputs="x"), InvalidRequestError, "inputs", 0
+    ),
     ApiCase(
         "non-JSON input value",
         lambda d: d.invoke("k", inputs={"n": object()}),
-        ValidationError,
+        InvalidRequestError,
         "inputs.n",
         0,
     ),
     ApiCase(
-        "metadata a list", lambda d: d.invoke("k", metadata=[1]), ValidationError, "metadata", 0
+        "metadata a list", lambda d: d.invoke("k", metadata=[1]), InvalidRequestError, "metadata", 0
     ),
     ApiCase(
         "message with an unknown role",
         lambda d: d.invoke("k", messages=[{"role": "wizard", "content": "x"}]),
-        ValidationError,
-        "messages.0",
+        InvalidRequestError,
+        "messages[0]",
         0,
     ),
-    ApiCase("key not a string", lambda d: d.invoke(123), ValidationError, "key", 0),
-    ApiCase("unknown field", lambda d: d.invoke("k", bogus=1), TypeError, "'bogus'", 0),
+    ApiCase(
+        "messages a string",
+        lambda d: d.invoke("k", messages="hi"),
+        InvalidRequestError,
+        "messages takes a list",
+        0,
+    ),
+    ApiCase(
+        "messages of numbers",
+        lambda d: d.invoke("k", messages=[1, 2]),
+        InvalidRequestError,
+        "messages[0] is int",
+        0,
+    ),
+    ApiCase(
+        "messages of strings",
+        lambda d: d.stream("k", messages=["hello"]),
+        InvalidRequestError,
+        "messages[0] is str",
+        0,
+    ),
+    ApiCase(
+        "a message without a role",
+        lambda d: d.invoke("k", messages=[{"content": "x"}]),
+        InvalidRequestError,
+        "has no 'role'",
+        0,
+    ),
+    ApiCase("key not a string", lambda d: d.invoke(123), ArgumentTypeError, "key", 0),
+    ApiCase("key '..'", lambda d: d.invoke(".."), InvalidArgumentError, "'..'", 0),
+    ApiCase("versions of '..'", lambda d: d.list_versions(".."), InvalidArgumentError, "'..'", 0),
+    ApiCase("invalidate '.'", lambda d: d.invalidate("."), InvalidArgumentError, "'.'", 0),
+    ApiCase(
+        "lone surrogate in an input",
+        lambda d: d.invoke("k", inputs={"q": "a\udc80"}),
+        InvalidRequestError,
+        "inputs.q",
+        0,
+    ),
+    ApiCase(
+        "lone surrogate in a message",
+        lambda d: d.stream("k", messages=[{"role": "user", "content": "\ud800"}]),
+        InvalidRequestError,
+        "lone surrogate",
+        0,
+    ),
+    ApiCase(
+        "infinity in an input",
+        lambda d: d.invoke("k", inputs={"x": float("inf")}),
+        InvalidRequestError,
+        "inputs.x",
+        0,
+    ),
+    ApiCase(
+        "NaN in metadata",
+        lambda d: d.invoke("k", metadata={"x": float("nan")}),
+        InvalidRequestError,
+        "metadata.x",
+        0,
+    ),
+    ApiCase(
+        "NaN as an input value (left out)",
+        lambda d: d.invoke("k", inputs={"x": float("nan")}),
+        None,
+        "",
+        1,
+    ),
+    ApiCase(
+        "per-call timeout as text",
+        lambda d: d.invoke("k", timeout="5"),
+        ArgumentTypeError,
+        "timeout",
+        0,
+    ),
+    ApiCase("limit 0", lambda d: d.list(limit=0), InvalidArgumentError, "1 or more", 0),
+    ApiCase("unknown field", lambda d: d.invoke("k", bogus=1), ArgumentTypeError, "'bogus'", 0),
     ApiCase(
         "misspelt field", lambda d: d.invoke("k", imputs={}), TypeError, "did you mean 'inputs'", 0
     ),
     ApiCase(
         "stream with a wrong type",
         lambda d: d.stream("k", file_ids="f"),
-        ValidationError,
+        InvalidRequestError,
         "file_ids",
         0,
     ),
@@ -423,6 +502,8 @@ def test_python_api_bad_input(case: ApiCase, kind: str, summary: Summary) -> Non
         assert error is None, error
     else:
         assert isinstance(error, case.error), error
+        assert isinstance(error, OrqError), f"not an OrqError: {error!r}"
+        assert "\n" not in str(error), "one line"
         assert case.names in str(error), str(error)
         if isinstance(error, ValidationError):
             # The field is named where a program can find it, too.
@@ -433,6 +514,8 @@ def test_python_api_bad_input(case: ApiCase, kind: str, summary: Summary) -> Non
         assert counting.requests[0].url.raw_path.startswith(b"/v2/deployments/..%2F..%2Fetc")
     if case.name == "unicode key":
         assert json.loads(counting.requests[0].content)["key"] == "ключ 🔑"
+    if case.name.startswith("NaN as an input"):
+        assert "x" not in json.loads(counting.requests[0].content).get("inputs", {})
     del value
 
 

@@ -29,6 +29,8 @@ from orq_notebook.client._exceptions import (
     AuthenticationError,
     BadRequestError,
     InternalServerError,
+    InvalidArgumentError,
+    InvalidRequestError,
     MissingAPIKeyError,
     NotFoundError,
     OrqError,
@@ -39,7 +41,7 @@ from orq_notebook.client._exceptions import (
     UnexpectedResponseError,
     UnprocessableEntityError,
 )
-from orq_notebook.client._models import REQUEST_FIELDS, InvocationChunk
+from orq_notebook.client._models import REQUEST_FIELDS, DeploymentVersionList, InvocationChunk
 from orq_notebook.client._streaming import AsyncInvocationStream, InvocationStream
 from tests.test_streaming import Body, chunk, sse
 
@@ -331,15 +333,26 @@ def test_invalidate(kind: str) -> None:
 
 def test_list_versions(kind: str) -> None:
     server = Replies(reply(body=fixture("list_versions.json")))
-    versions = Twin(kind, server).call("list_versions", "customer-support", limit=3)
-    assert str(server.request.url) == f"{BASE}/v2/deployments/customer-support/versions?limit=3"
-    assert versions == json.loads(fixture("list_versions.json"))
+    page = Twin(kind, server).call("list_versions", "customer-support", limit=3, variant_id="v1")
+    assert str(server.request.url) == (
+        f"{BASE}/v2/deployments/customer-support/versions?limit=3&variant_id=v1"
+    )
+    wire = json.loads(fixture("list_versions.json"))
+    assert isinstance(page, DeploymentVersionList) and page.has_more is True
+    assert [v.id for v in page.data] == [v["_id"] for v in wire["data"]]
+    assert [v.status for v in page.data] == ["live", "draft"]
+    assert page.data[0].prompt_config.model == "gpt-4o-mini"
+    assert page.data[0].tools[0].function.name == "get_weather"
+    assert page.data[1].user_id == "user_123" and page.data[0].notes == "Lowered maxTokens"
 
 
 @pytest.mark.parametrize("name", ["invalidate", "list_versions"])
 def test_an_empty_path_segment_is_refused(kind: str, name: str) -> None:
     server = Replies(reply())
-    raises(Twin(kind, server), ValueError, name, "")
+    for bad in ("", ".", "..", " .. "):
+        error = raises(Twin(kind, server), ValueError, name, bad)
+        assert isinstance(error, InvalidArgumentError)
+    assert isinstance(raises(Twin(kind, server), TypeError, name, 7), OrqError)
     assert server.requests == []
 
 
@@ -359,7 +372,7 @@ def test_environment_goes_into_the_context(kind: str) -> None:
     assert [server.body(i)["context"] for i in range(3)] == [
         {"environments": "production"},
         {"locale": "nl", "environments": "production"},
-        {"environments": ["staging"]},  # the caller's own choice wins
+        {"environments": "production"},  # the client's wins, as in the SDK and orq's docs
     ]
 
 
@@ -402,9 +415,15 @@ def test_an_unknown_field_is_a_type_error_naming_it(kind: str, name: str) -> Non
     assert server.requests == []
 
 
-def test_a_bad_value_is_a_validation_error_before_sending(kind: str) -> None:
+def test_a_bad_value_is_an_orq_error_naming_the_field_before_sending(kind: str) -> None:
     server = Replies(reply())
-    raises(Twin(kind, server), ValidationError, "invoke", "k", messages=[{"role": "robot"}])
+    error = raises(Twin(kind, server), InvalidRequestError, "invoke", "k", metadata=[1])
+    assert isinstance(error, ValueError) and not isinstance(error, ValidationError)
+    assert error.field == "metadata" and "Invalid request field metadata" in str(error)
+    error = raises(Twin(kind, server), InvalidRequestError, "invoke", "k", messages="hi")
+    assert "messages takes a list of messages" in str(error)
+    error = raises(Twin(kind, server), ValueError, "invoke", "k", messages=[{"role": "robot"}])
+    assert "messages[0] has role 'robot'" in str(error)
     assert server.requests == []
 
 
@@ -560,12 +579,11 @@ def test_an_error_body_that_breaks_while_read_still_closes_the_stream(kind: str)
             "'text/plain' is not JSON",
         ),
         ("list", {"body": "<html></html>", "content_type": "text/html"}, "'text/html' is not JSON"),
-        ("get_config", {"status": 204, "content_type": None}, "no content type is not JSON"),
         ("invoke", {"body": "{not json"}, "not a valid Invocation"),
         ("invoke", {"body": {"id": "x"}}, "not a valid Invocation (created: Field required)"),
-        ("list_versions", {"body": [1, 2]}, "not a JSON object"),
+        ("list_versions", {"body": [1, 2]}, "not a valid DeploymentVersionList"),
     ],
-    ids=["text-plain", "html", "204", "bad-json", "wrong-shape", "not-an-object"],
+    ids=["text-plain", "html", "bad-json", "wrong-shape", "not-an-object"],
 )
 def test_a_success_we_cannot_read(kind: str, name: str, answer: dict[str, Any], words: str) -> None:
     args = () if name == "list" else ("k",)
@@ -615,8 +633,10 @@ OK_BODIES = {
 @pytest.mark.parametrize("name", OK_BODIES)
 def test_transient_failures_are_retried_with_backoff(kind: str, name: str) -> None:
     args, ok = OK_BODIES[name]
+    # A generation is retried only when it cannot have started; the others also after 502/504.
+    maybe_started = (reply(502), reply(504)) if name != "invoke" else (reply(429), reply(408))
     server = Replies(
-        reply(503), reply(502), httpx.ConnectError("reset"), reply(504), reply(body=ok)
+        reply(503), maybe_started[0], httpx.ConnectError("reset"), maybe_started[1], reply(body=ok)
     )
     twin = Twin(kind, server, max_retries=4)
     twin.call(name, *args)

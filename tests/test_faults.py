@@ -6,8 +6,11 @@ magics in an InteractiveShell (`%orq connect --url`, streamed and `--no-stream`)
 `run_batch` (invoke and stream). For every cell of the table:
 
 * the outcome is the one the retry policy promises: a successful retry where it allows one
-  (429, 502, 503, 504, a connection closed before any answer), else a typed error with a
-  readable one-line message (in the magics: one `UsageError` line);
+  (a generation: only what the service cannot have started, 408/429/503 and connection
+  failures; with `retry_unsafe=True` also a connection dropped after sending, 502, 504), else
+  a typed error with a readable one-line message (in the magics: one `UsageError` line);
+* every call ends at its deadline (`timeout`, and a stream's `idle_timeout`), however slowly
+  the server dribbles its bytes;
 * text that arrived before a break is kept (`StreamError.partial_text`, `%orq last`,
   `RowResult.text`), and no batch row goes missing;
 * nothing is left open: no pooled connection busy or request pending in httpcore, no thread,
@@ -46,6 +49,7 @@ from orq_notebook.client._exceptions import (
     APIConnectionError,
     APITimeoutError,
     InternalServerError,
+    NotFoundError,
     OrqError,
     RateLimitError,
     StreamError,
@@ -55,7 +59,7 @@ from orq_notebook.client._retry import RetryPolicy
 from orq_notebook.notebook import _session
 from tests.faults import ANSWER, PIECES, Fault, FaultServer
 
-TIMEOUT = 0.5  # the clients' read timeout; the server stalls for 3 s
+TIMEOUT = 1.0  # the clients' deadlines (timeout, idle_timeout); the server stalls for 3 s
 BUDGET = 15.0  # seconds one call may take before it counts as a hang
 ROWS = 3  # rows per batch
 
@@ -67,7 +71,9 @@ class Expect:
     """The outcome a fault must have on one path (streamed or not).
 
     kind: `recovered` (a retry succeeded), `tolerated` (success on the first attempt, the
-    damage contained), `reported` (a typed error).
+    damage contained: U+FFFD in the text), `ok` (success on the first attempt, the whole
+    answer), `empty` (a `204 No Content`: no answer, said in one line), `reported` (a typed
+    error).
     """
 
     kind: str
@@ -86,6 +92,7 @@ class Case:
     fault: Fault
     stream: Expect
     invoke: Expect
+    unsafe: bool = False  # the clients opt in to retries that may bill twice
 
 
 def _reported(error: type[OrqError], attempts: int = 1, partial: int | None = None) -> Expect:
@@ -93,14 +100,28 @@ def _reported(error: type[OrqError], attempts: int = 1, partial: int | None = No
 
 
 RECOVERED_3 = Expect("recovered", attempts=3)
+OK = Expect("ok")
 HONO = {"message": "The provider failed while answering", "code": "500"}
+HUGE = {
+    "message": 'Traceback (most recent call last):\n  File "server.py", line 1\n'
+    + "KeyError: 'deployment'\n" * 2
+    + "x" * 2_000_000,
+    "code": 404,
+}
 
 CASES: dict[str, Case] = {
     "drop-after-3": Case(
         "connection dropped after 3 chunks",
         Fault("drop", after=3),
         stream=_reported(StreamError, partial=3),
-        invoke=_reported(APIConnectionError, attempts=3),
+        invoke=_reported(APIConnectionError),  # not retried: it may have billed
+    ),
+    "drop-once-unsafe": Case(
+        "dropped after 3 chunks, once (retry_unsafe=True)",
+        Fault("drop", after=3, times=1),
+        stream=_reported(StreamError, partial=3),  # a stream is never retried once started
+        invoke=Expect("recovered", attempts=2),
+        unsafe=True,
     ),
     "bad-json": Case(
         "SSE event with bad JSON",
@@ -127,10 +148,64 @@ CASES: dict[str, Case] = {
         invoke=_reported(UnexpectedResponseError),
     ),
     "stall": Case(
-        "stall longer than the read timeout",
+        "stall longer than the deadline",
         Fault("stall", after=1),
         stream=_reported(StreamError, partial=1),
-        invoke=_reported(APITimeoutError, attempts=3),
+        invoke=_reported(APITimeoutError),
+    ),
+    "dribble": Case(
+        "a byte every 50 ms, never ending",
+        Fault("dribble", after=2),
+        stream=_reported(StreamError, partial=2),
+        invoke=_reported(APITimeoutError),
+    ),
+    "dribble-head": Case(
+        "the headers, a byte every 50 ms",
+        Fault("dribble_head"),
+        stream=_reported(APITimeoutError),
+        invoke=_reported(APITimeoutError),
+    ),
+    "gzip-lie": Case(
+        "declared gzip, is not",
+        Fault("gzip_lie"),
+        stream=_reported(StreamError),
+        invoke=_reported(UnexpectedResponseError),
+    ),
+    "bad-chunk": Case(
+        "chunked framing broken after 2 chunks",
+        Fault("bad_chunk", after=2),
+        stream=_reported(StreamError, partial=2),
+        invoke=_reported(APIConnectionError),
+    ),
+    "redirect-loop": Case(
+        "307 to itself, forever",
+        Fault("redirect_loop"),
+        stream=_reported(APIConnectionError, attempts=21),  # httpx follows 20 redirects
+        invoke=_reported(APIConnectionError, attempts=21),
+    ),
+    "odd-case": Case(
+        "Text/Event-Stream, Application/JSON",
+        Fault("odd_case"),
+        stream=OK,
+        invoke=OK,
+    ),
+    "heartbeats": Case(
+        "data: {}, comments and pings between chunks",
+        Fault("heartbeats"),
+        stream=OK,
+        invoke=OK,
+    ),
+    "no-content": Case(
+        "204 No Content",
+        Fault("no_content"),
+        stream=_reported(UnexpectedResponseError),
+        invoke=Expect("empty"),
+    ),
+    "huge-error": Case(
+        "404 whose message is a 2 MB traceback",
+        Fault("status", statuses=(404,), body=HUGE),
+        stream=_reported(NotFoundError),
+        invoke=_reported(NotFoundError),
     ),
     "429-twice": Case(
         "429 + Retry-After, twice",
@@ -150,11 +225,24 @@ CASES: dict[str, Case] = {
         stream=_reported(InternalServerError),
         invoke=_reported(InternalServerError),
     ),
-    "502-503-burst": Case(
-        "502 then 503, then fine",
-        Fault("status", statuses=(502, 503), times=2),
+    "503-429-burst": Case(
+        "503 then 429, then fine",
+        Fault("status", statuses=(503, 429), times=2),
         stream=RECOVERED_3,
         invoke=RECOVERED_3,
+    ),
+    "502-once": Case(
+        "502 once (the provider may have run)",
+        Fault("status", statuses=(502,), times=1),
+        stream=_reported(InternalServerError),
+        invoke=_reported(InternalServerError),
+    ),
+    "502-once-unsafe": Case(
+        "502 once (retry_unsafe=True)",
+        Fault("status", statuses=(502,), times=1),
+        stream=Expect("recovered", attempts=2),
+        invoke=Expect("recovered", attempts=2),
+        unsafe=True,
     ),
     "503-always": Case(
         "503, always",
@@ -171,14 +259,15 @@ CASES: dict[str, Case] = {
     "close-before-headers": Case(
         "closed before the headers, always",
         Fault("close_before_headers"),
-        stream=_reported(APIConnectionError, attempts=3),
-        invoke=_reported(APIConnectionError, attempts=3),
+        stream=_reported(APIConnectionError),  # sent: the service may have started
+        invoke=_reported(APIConnectionError),
     ),
-    "close-once": Case(
-        "closed before the headers, once",
+    "close-once-unsafe": Case(
+        "closed before the headers, once (retry_unsafe=True)",
         Fault("close_before_headers", times=1),
         stream=Expect("recovered", attempts=2),
         invoke=Expect("recovered", attempts=2),
+        unsafe=True,
     ),
 }
 
@@ -187,6 +276,7 @@ MAGIC_HINTS: dict[type[OrqError], str] = {
     StreamError: "The stream broke",
     RateLimitError: "Rate limited (429)",
     InternalServerError: ".",  # the server's own message: checked per fault below
+    NotFoundError: "more characters in the error's body",
     UnexpectedResponseError: "cannot be read",
     APITimeoutError: "timed out",
     APIConnectionError: "Could not reach",
@@ -225,6 +315,8 @@ class Outcome:
             return f"ok after retries ({self.attempts} attempts)"
         if self.kind == "tolerated":
             return "ok, U+FFFD in text"
+        if self.kind == "empty":
+            return "None + 1 line" if not batch else "rows failed: 204"
         return self.kind
 
 
@@ -252,8 +344,9 @@ class Table:
             "",
             f"Faults tried: {len(self.outcomes)} ({len({o.fault for o in self.outcomes})} faults "
             f"× {len(layers)} layers); recovered by retry: {kinds.count('recovered')}; "
-            f"reported as a typed error: {kinds.count('reported')}; tolerated: "
-            f"{kinds.count('tolerated')}; hangs: {kinds.count('hang')}; crashes: "
+            f"reported as a typed error: {kinds.count('reported')}; answered whole: "
+            f"{kinds.count('ok')}; tolerated: {kinds.count('tolerated')}; no content: "
+            f"{kinds.count('empty')}; hangs: {kinds.count('hang')}; crashes: "
             f"{kinds.count('crash')}; batch rows lost: {sum(o.rows_lost for o in self.outcomes)} "
             f"of {ROWS * sum('run_batch' in o.layer for o in self.outcomes)}; "
             f"slowest call: {max((o.seconds for o in self.outcomes), default=0):.2f} s.",
@@ -348,8 +441,20 @@ def _classify(outcome: Outcome, call: Callable[[], Any]) -> Any:
 
 
 def _succeeded(outcome: Outcome, calls: int = 1) -> None:
-    if outcome.kind == "?":
-        outcome.kind = "recovered" if outcome.attempts > calls else "tolerated"
+    if outcome.kind != "?":
+        return
+    if outcome.attempts > calls:
+        outcome.kind = "recovered"
+    elif outcome.text is None:
+        outcome.kind = "empty"
+    else:
+        outcome.kind = "tolerated" if "\ufffd" in outcome.text else "ok"
+
+
+def _options(key: str) -> dict[str, Any]:
+    """The client settings of a case: short deadlines, and the case's retry policy."""
+    unsafe = CASES[key].unsafe if key in CASES else False
+    return {"timeout": TIMEOUT, "idle_timeout": TIMEOUT, "retry_unsafe": unsafe}
 
 
 def _pool_is_quiet(http: Any) -> None:
@@ -374,9 +479,10 @@ def _new_threads(before: set[int]) -> list[str]:
 # -- the layers ---------------------------------------------------------------------------------
 
 
-def _consume(client: Client, key: str, stream: bool) -> str:
+def _consume(client: Client, key: str, stream: bool) -> str | None:
     if not stream:
-        return client.deployments.invoke(key).text
+        answer = client.deployments.invoke(key)
+        return None if answer is None else answer.text
     with client.deployments.stream(key) as s:
         for _ in s:
             pass
@@ -384,7 +490,7 @@ def _consume(client: Client, key: str, stream: bool) -> str:
 
 
 def layer_client(server: FaultServer, key: str, stream: bool, outcome: Outcome) -> None:
-    with Client(base_url=server.base_url, timeout=TIMEOUT) as client:
+    with Client(base_url=server.base_url, **_options(key)) as client:
         value = _classify(outcome, lambda: _consume(client, key, stream))
         outcome.attempts = server.attempts[key]
         if isinstance(value, str):
@@ -398,9 +504,10 @@ def layer_client(server: FaultServer, key: str, stream: bool, outcome: Outcome) 
         outcome.checks.append("next call ok")
 
 
-async def _aconsume(client: AsyncClient, key: str, stream: bool) -> str:
+async def _aconsume(client: AsyncClient, key: str, stream: bool) -> str | None:
     if not stream:
-        return (await client.deployments.invoke(key)).text
+        answer = await client.deployments.invoke(key)
+        return None if answer is None else answer.text
     async with client.deployments.stream(key) as s:
         async for _ in s:
             pass
@@ -409,7 +516,7 @@ async def _aconsume(client: AsyncClient, key: str, stream: bool) -> str:
 
 def layer_async(server: FaultServer, key: str, stream: bool, outcome: Outcome) -> None:
     async def main() -> Any:
-        async with AsyncClient(base_url=server.base_url, timeout=TIMEOUT) as client:
+        async with AsyncClient(base_url=server.base_url, **_options(key)) as client:
             try:
                 value = await asyncio.wait_for(_aconsume(client, key, stream), BUDGET)
             except TimeoutError:
@@ -438,13 +545,14 @@ def layer_async(server: FaultServer, key: str, stream: bool, outcome: Outcome) -
 
 
 @contextlib.contextmanager
-def _shell(server: FaultServer) -> Iterator[InteractiveShell]:
+def _shell(server: FaultServer, key: str = "good") -> Iterator[InteractiveShell]:
     shell = InteractiveShell.instance()
     _session.set_session(_session.Session())
     shell.run_line_magic("load_ext", "orq_notebook")
     try:
         shell.run_line_magic("config", "OrqMagics.display_mode = 'notebook'")
-        shell.run_line_magic("config", f"OrqMagics.timeout = {TIMEOUT}")
+        for name, value in _options(key).items():
+            shell.run_line_magic("config", f"OrqMagics.{name} = {value!r}")
         with capture_output():
             shell.run_line_magic("orq", f"connect --url {server.base_url}")
         yield shell
@@ -454,7 +562,7 @@ def _shell(server: FaultServer) -> Iterator[InteractiveShell]:
 
 
 def layer_magics(server: FaultServer, key: str, stream: bool, outcome: Outcome) -> None:
-    with _shell(server) as shell:
+    with _shell(server, key) as shell:
         header = key if stream else f"{key} --no-stream"
         with capture_output() as out:
             value = _classify(outcome, lambda: shell.run_cell_magic("orq", header, "hi"))
@@ -464,6 +572,16 @@ def layer_magics(server: FaultServer, key: str, stream: bool, outcome: Outcome) 
         if outcome.kind != "reported":
             outcome.text = getattr(value, "text", None)
         _succeeded(outcome)
+        if outcome.kind == "empty":
+            assert "204 No Content" in out.stdout, "a 204 is said in one line"
+            outcome.checks.append("204 said")
+        if key != "redirect-loop" and outcome.attempts > 1:  # redirects are no retries
+            # No silent wait: every retry said so in the cell, before it waited.
+            said = out.stdout.count(", retrying in ")
+            assert said == outcome.attempts - 1, out.stdout
+            if CASES[key].fault.statuses[0] == 429:
+                assert "rate limited, retrying in" in out.stdout
+            outcome.checks.append("retries said")
         session = shell.magics_manager.registry["OrqMagics"].session
         if outcome.kind == "reported" and stream:
             last = session.last
@@ -482,7 +600,7 @@ def layer_magics(server: FaultServer, key: str, stream: bool, outcome: Outcome) 
 
 def layer_batch(server: FaultServer, key: str, stream: bool, outcome: Outcome) -> None:
     rows = [{"n": i} for i in range(ROWS)]
-    with Client(base_url=server.base_url, timeout=TIMEOUT) as settings_from:
+    with Client(base_url=server.base_url, **_options(key)) as settings_from:
         kwargs: dict[str, Any] = {"client": settings_from, "stream": stream, "progress": False}
         result = _classify(outcome, lambda: run_batch(key, rows, concurrency=ROWS, **kwargs))
         outcome.attempts = server.attempts[key]
@@ -501,8 +619,8 @@ def layer_batch(server: FaultServer, key: str, stream: bool, outcome: Outcome) -
             outcome.partial = partials.pop() if len(partials) == 1 and "" not in partials else None
             outcome.attempts = outcome.attempts // ROWS
         else:
-            outcome.kind = "recovered" if outcome.attempts > ROWS else "tolerated"
             outcome.text = result[0].text
+            _succeeded(outcome, calls=ROWS)
         with budget():
             again = run_batch("good", rows, concurrency=ROWS, **kwargs)
         assert [r.text for r in again] == [ANSWER] * ROWS, "the next batch failed"
@@ -529,6 +647,8 @@ LAYERS: dict[str, tuple[Callable[[FaultServer, str, bool, Outcome], None], bool]
 def test_fault(key: str, layer: str, server: FaultServer, table: Table) -> None:
     case, (run, stream) = CASES[key], LAYERS[layer]
     expect = case.stream if stream else case.invoke
+    if expect.kind == "empty" and "batch" in layer:
+        expect = _reported(OrqError)  # a row without an answer failed, and says why
     outcome = Outcome(key, layer)
     server.reset()
     InteractiveShell.instance()  # made once per process, with IPython's own history thread
@@ -556,9 +676,14 @@ def test_fault(key: str, layer: str, server: FaultServer, table: Table) -> None:
     elif expect.kind == "recovered":
         assert outcome.attempts >= (expect.attempts if "batch" not in layer else ROWS + 1)
         assert outcome.text == ANSWER
-    else:  # tolerated: one attempt, the damage contained in the text
+    elif expect.kind == "empty":
+        assert outcome.text is None and outcome.attempts == 1
+    else:  # ok or tolerated: one attempt; the whole answer, or the damage contained in it
         assert outcome.attempts == (ROWS if "batch" in layer else 1)
-        assert outcome.text is not None and "\ufffd" in outcome.text
+        assert outcome.text is not None
+        assert ("\ufffd" in outcome.text) == (expect.kind == "tolerated")
+        if expect.kind == "ok":
+            assert outcome.text == ANSWER
     if key == "500-hono":
         assert HONO["message"] in outcome.message, "the message comes from the error body"
     if key == "429-always" and "batch" not in layer and not layer.startswith("%%"):
@@ -590,3 +715,43 @@ def test_hono_body_shape_is_read(server: FaultServer) -> None:
         client.deployments.invoke("500-hono")
     assert info.value.status_code == 500 and info.value.message == HONO["message"] + "."
     assert '"code": "500"' in info.value.body
+
+
+# -- pages that never end, through every layer that lists ----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def endless() -> Iterator[FaultServer]:
+    """A server whose list says `has_more: true` forever and ignores the cursor."""
+    with FaultServer({}, endless_pages=True, lifetime=300) as srv:
+        yield srv
+
+
+@pytest.mark.timeout(60)
+def test_endless_pages_stop_in_every_layer(endless: FaultServer) -> None:
+    client = Client(base_url=endless.base_url)
+    with client, budget(), pytest.raises(UnexpectedResponseError, match="does not advance"):
+        list(client.deployments.iter())
+
+    async def walk() -> None:
+        async with AsyncClient(base_url=endless.base_url) as aclient:
+            with pytest.raises(UnexpectedResponseError, match="does not advance"):
+                [d async for d in aclient.deployments.iter()]
+
+    asyncio.run(asyncio.wait_for(walk(), BUDGET))
+    lists = sum(1 for entry in endless.log if entry.method == "GET")
+    assert lists <= 4, "the guard stops at the second page of a cursor that does not move"
+
+    with _shell(endless) as shell, budget():
+        with pytest.raises(UsageError, match="does not advance"), capture_output():
+            shell.run_line_magic("orq", "list")
+        # A 404's "did you mean" lists the deployments: it gives up quietly, and says the 404.
+        with pytest.raises(UsageError, match="was not found"), capture_output():
+            shell.run_cell_magic("orq", "missing-key --no-stream", "hi")
+    with Client(base_url=endless.base_url) as client, budget():
+        try:  # a batch for a missing key fails up front, or row by row: either way it ends
+            rows = run_batch("missing-key", [{"n": 1}], client=client, progress=False)
+        except OrqError:
+            pass
+        else:
+            assert rows[0].status == "failed"

@@ -18,12 +18,12 @@ from typing import Any
 
 import httpx
 import pytest
-from pydantic import ValidationError
 
 from orq_notebook.client._exceptions import (
     APIConnectionError,
     AuthenticationError,
     InternalServerError,
+    InvalidRequestError,
     UnprocessableEntityError,
 )
 from orq_notebook.humanloop._client import AsyncHumanloopClient, HumanloopClient
@@ -198,9 +198,9 @@ def test_unknown_fields_and_bad_values_are_refused_before_sending() -> None:
         hl.complete_deployed(project="p", input={"a": 1})  # type: ignore[call-overload]
     with pytest.raises(TypeError, match="'logprobs'"):
         hl.chat_deployed(project="p", messages=[], logprobs=2)  # type: ignore[call-overload]
-    with pytest.raises(ValidationError):
+    with pytest.raises(InvalidRequestError, match="num_samples"):
         hl.complete_deployed(project="p", num_samples="2")  # type: ignore[call-overload]
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValueError, match="messages"):
         hl.chat_deployed(project="p", messages=[{"role": "robot", "content": "x"}])
     assert not seen
 

@@ -9,7 +9,12 @@ import httpx
 import pytest
 from hypothesis import given, strategies as st
 
-from orq_notebook.client._retry import RETRY_STATUSES, RetryPolicy, parse_retry_after
+from orq_notebook.client._retry import (
+    RETRY_STATUSES,
+    UNSAFE_STATUSES,
+    RetryPolicy,
+    parse_retry_after,
+)
 
 
 def fixed(value: float) -> RetryPolicy:
@@ -17,8 +22,9 @@ def fixed(value: float) -> RetryPolicy:
     return RetryPolicy(max_retries=10, max_elapsed=1000.0, random=lambda: value)
 
 
-def test_retried_statuses_are_the_transient_ones() -> None:
-    assert {429, 502, 503, 504} == RETRY_STATUSES
+def test_retried_statuses_are_the_ones_that_say_nothing_was_processed() -> None:
+    assert {408, 429, 503} == RETRY_STATUSES
+    assert {502, 504} == UNSAFE_STATUSES
 
 
 def test_backoff_doubles_from_the_initial_wait_up_to_the_cap() -> None:

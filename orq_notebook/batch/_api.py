@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..client._client import AsyncClient, Client
 from ..client._config import Settings
+from ..client._exceptions import ArgumentTypeError
+from ..client._notices import retry_notices
 from ._engine import BatchRun, Observed, OnResult, RowSpec, rows_to_specs, shared_fields
 from ._feedback import FeedbackReport, send_rows_feedback
 from ._result import BatchResult, RowResult
@@ -60,23 +62,16 @@ def set_default_client(factory: Callable[[], AnyClient] | None) -> None:
 
 def twin_of(settings: Settings) -> AsyncClient:
     """A new AsyncClient with the same settings (its connections belong to the current loop)."""
-    return AsyncClient(
-        api_key=settings.api_key,
-        base_url=settings.base_url,
-        environment=settings.environment,
-        contact_id=settings.contact_id,
-        timeout=settings.timeout,
-        max_retries=settings.max_retries,
-        # The same recording (or none: the first client already read ORQ_RECORD).
-        record=False if settings.recording is None else settings.recording,
-    )
+    return AsyncClient(**settings.client_kwargs())
 
 
 def _given(client: AnyClient | None) -> AnyClient | None:
     if client is None and _default_client is not None:
         return _default_client()
     if client is not None and not isinstance(client, (Client, AsyncClient)):
-        raise TypeError(f"client must be a Client or an AsyncClient, not {type(client).__name__}")
+        raise ArgumentTypeError(
+            f"client must be a Client or an AsyncClient, not {type(client).__name__}"
+        )
     return client
 
 
@@ -86,7 +81,7 @@ async def _execute(run: BatchRun, client: AsyncClient | None, settings: Settings
     if client is None:
         client = twin_of(settings) if settings is not None else AsyncClient()
     try:
-        with Observed(client):
+        with Observed(client), retry_notices(run.show_retry):
             await run.execute(client)
     finally:
         if owned:

@@ -16,8 +16,12 @@ from typing import Any
 
 import httpx
 
+from ..client._checks import check_messages, validated, whole_number
 from ..client._client import AsyncClient
+from ..client._exceptions import ArgumentTypeError, OrqError
+from ..client._hints import no_content
 from ..client._models import REQUEST_FIELDS, Invocation, InvokeRequest
+from ..client._notices import RetryNotice
 from ._limit import AIMDLimiter, RowTrack, current_row
 from ._result import BatchResult, Rerunner, RowResult, as_messages, cancelled_copy
 
@@ -51,18 +55,29 @@ def rows_to_specs(rows: Any) -> tuple[list[RowSpec], list[Any] | None]:
         labels = list(rows.index)
         records = [_drop_missing(r) for r in rows.to_dict(orient="records")]
     elif isinstance(rows, (Mapping, str, bytes)):
-        raise TypeError("rows must be a list of dicts or a pandas DataFrame, not a single value")
+        raise ArgumentTypeError(
+            "rows must be a list of dicts or a pandas DataFrame, not a single value"
+        )
     else:
-        records = list(rows)
+        try:
+            records = list(rows)
+        except TypeError:
+            raise ArgumentTypeError(
+                f"rows must be a list of dicts or a pandas DataFrame, not {type(rows).__name__}"
+            ) from None
     specs = []
     for i, record in enumerate(records):
         if not isinstance(record, Mapping):
-            raise TypeError(f"row {i} is a {type(record).__name__}, not a dict of inputs")
+            raise ArgumentTypeError(f"row {i} is a {type(record).__name__}, not a dict of inputs")
         inputs = {str(k): v for k, v in record.items()}
         messages = inputs.pop("messages", None)
+        if messages is not None and not isinstance(messages, str):  # a string: one user message
+            messages = check_messages(messages, f"row {i}: messages")
         context = inputs.pop("context", None)
         if context is not None and not isinstance(context, Mapping):
-            raise TypeError(f"row {i}: context must be a dict, not {type(context).__name__}")
+            raise ArgumentTypeError(
+                f"row {i}: context must be a dict, not {type(context).__name__}"
+            )
         specs.append(
             RowSpec(
                 i,
@@ -96,14 +111,14 @@ def shared_fields(key: str, request_fields: Mapping[str, Any]) -> dict[str, Any]
     """Check the shared request fields once, before any row runs; add `include_usage`."""
     for name in request_fields:
         if name not in REQUEST_FIELDS:
-            raise TypeError(
+            raise ArgumentTypeError(
                 f"run_batch() got an unexpected keyword argument {name!r}; request fields are: "
                 + ", ".join(sorted(REQUEST_FIELDS))
             )
     fields = {k: v for k, v in request_fields.items() if v is not None}
     # Token counts come back only when asked for; a caller's own invoke_options are kept as is.
     fields.setdefault("invoke_options", {"include_usage": True})
-    InvokeRequest(key=key, **fields)  # a bad shared value fails here, not once per row
+    validated(lambda: InvokeRequest(key=key, **fields))  # a bad shared value fails here, once
     return fields
 
 
@@ -124,8 +139,7 @@ class BatchRun:
         bar: Any = None,
         on_result: OnResult | None = None,
     ) -> None:
-        if concurrency < 1:
-            raise ValueError(f"concurrency must be at least 1, not {concurrency!r}")
+        whole_number("run_batch()", "concurrency", concurrency, minimum=1)
         self.key = key
         self.specs = list(specs)
         self.concurrency = concurrency
@@ -223,7 +237,10 @@ class BatchRun:
                 inv: Invocation = streamed.to_invocation()
                 row.time_to_first_token = streamed.time_to_first_chunk
             else:
-                inv = await client.deployments.invoke(self.key, **fields)
+                answer = await client.deployments.invoke(self.key, **fields)
+                if answer is None:  # 204 No Content: no answer to keep, so the row failed
+                    raise OrqError(no_content(self.key))
+                inv = answer
             row.status, row.error, row.error_type = "ok", None, None
             row.invocation, row.text = inv, inv.text
             row.tokens = _tokens(inv)
@@ -240,6 +257,11 @@ class BatchRun:
         finally:
             current_row.reset(token)
         return _finish(row, track, started)
+
+    def show_retry(self, notice: RetryNotice) -> None:
+        """Say a coming retry in the progress bar ("rate limited, retrying in 20 s")."""
+        if self.bar is not None:
+            self.bar.set_postfix_str(notice.describe(), refresh=True)
 
     def _record(self, pos: int, row: RowResult) -> None:
         self.done[pos] = row

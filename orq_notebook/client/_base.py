@@ -1,39 +1,46 @@
-"""What every client shares: `_BaseClient` (no I/O) and its blocking and async I/O twins.
+"""What every client shares and does without I/O: `_BaseClient`.
 
-`_BaseClient` does everything that needs no socket (URLs, headers, bodies, parsing, the map from
-status to exception, retry decisions); `_SyncClient` and `_AsyncClient` add only the I/O. The
-orq client (`_client`) and the Humanloop client build on them.
+URLs, headers, bodies, the checks before sending, parsing, the map from status to exception and
+the retry decisions. The blocking and async twins in `_io` add only the I/O. The orq client
+(`_client`) and the Humanloop client build on them.
 """
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import difflib
 import json
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from types import TracebackType
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
 from pydantic import BaseModel, ValidationError
-from pydantic_core import (
-    InitErrorDetails,
-    PydanticCustomError,
-    PydanticSerializationError,
-    to_jsonable_python,
-)
 
 from .._version import __version__
-from ._config import API_KEY_ENV, Settings, mask
+from ._checks import (
+    check_messages,
+    check_values,
+    invalid_request,
+    key_or_id,
+    not_json,
+    optional_text,
+    seconds,
+    validated,
+    whole_number,
+)
+from ._config import API_KEY_ENV, CONNECT_TIMEOUT, Settings, mask
+from ._deadline import Deadline
+from ._error_body import one_line, parse_error_body
 from ._exceptions import (
     APIConnectionError,
     APIError,
     APITimeoutError,
+    ArgumentTypeError,
+    InvalidArgumentError,
     MissingAPIKeyError,
     OrqError,
     RateLimitError,
@@ -41,14 +48,14 @@ from ._exceptions import (
     error_class_for_status,
 )
 from ._models import REQUEST_FIELDS, InvokeRequest
-from ._retry import RETRY_STATUSES, RetryPolicy, parse_retry_after
+from ._notices import OnRetry, RetryNotice, announce
+from ._redact import Redactor, filter_logs
+from ._retry import RetryPolicy, parse_retry_after, retry_reason
 
 if TYPE_CHECKING:
-    from typing_extensions import Self
-
     from ._cassette import Recording
 
-__all__ = ["JSON_TYPE", "SSE_TYPE", "USER_AGENT", "_AsyncClient", "_BaseClient", "_SyncClient"]
+__all__ = ["JSON_TYPE", "SSE_TYPE", "USER_AGENT", "_BaseClient", "body_text"]
 
 logger = logging.getLogger("orq_notebook")
 
@@ -58,14 +65,9 @@ SSE_TYPE = "text/event-stream"
 _ModelT = TypeVar("_ModelT", bound=BaseModel)
 _HttpT = TypeVar("_HttpT", httpx.Client, httpx.AsyncClient)
 _TransportT = TypeVar("_TransportT", httpx.BaseTransport, httpx.AsyncBaseTransport)
-# Transport failures worth another attempt; the others (a bad URL scheme, a local protocol
-# error) would fail the same way again.
-_RETRY_ERRORS = (
-    httpx.ConnectError,
-    httpx.ReadError,
-    httpx.WriteError,
-    httpx.RemoteProtocolError,
-    httpx.TimeoutException,
+_UNSAFE_NOTE = (
+    " Not retried: the generation may already have run (and been billed); pass "
+    "retry_unsafe=True to retry such failures."
 )
 
 
@@ -75,6 +77,7 @@ class _BaseClient(Generic[_HttpT, _TransportT]):
 
     _key_env: ClassVar[str] = API_KEY_ENV  # named in the hints of 401 errors
     _service: ClassVar[str] = "an orq.ai API"  # "Is {base_url} <_service>?"
+    _http_types: ClassVar[tuple[type, type]] = (httpx.Client, httpx.BaseTransport)
 
     def __init__(
         self,
@@ -84,33 +87,84 @@ class _BaseClient(Generic[_HttpT, _TransportT]):
         environment: str | None = None,
         contact_id: str | None = None,
         timeout: float | None = None,
+        idle_timeout: float | None = None,
         max_retries: int | None = None,
+        retry_unsafe: bool = False,
+        on_retry: OnRetry | None = None,
         transport: _TransportT | None = None,
         http_client: _HttpT | None = None,
         env: Mapping[str, str] | None = None,
         record: Recording | str | os.PathLike[str] | Literal[False] | None = None,
     ) -> None:
+        owner = f"{type(self).__name__}()"
+        texts = {
+            "api_key": api_key,
+            "base_url": base_url,
+            "environment": environment,
+            "contact_id": contact_id,
+        }
+        self._check_arguments(owner, texts, env)
+        seconds(owner, "timeout", timeout)
+        seconds(owner, "idle_timeout", idle_timeout)
+        if max_retries is not None:
+            whole_number(owner, "max_retries", max_retries, minimum=0)
+        if not isinstance(retry_unsafe, bool):
+            raise ArgumentTypeError(f"{owner} argument retry_unsafe takes True or False.")
+        if on_retry is not None and not callable(on_retry):
+            raise ArgumentTypeError(f"{owner} argument on_retry takes a function of a notice.")
         if transport is not None and http_client is not None:
-            raise ValueError("Pass transport= or http_client=, not both.")
+            raise InvalidArgumentError("Pass transport= or http_client=, not both.")
         # The recording hook: `record=` (else ORQ_RECORD / ORQ_REPLAY) wraps the transport.
         self._recording = _recording_for(record, env)
         if self._recording is not None and http_client is not None:
-            raise ValueError("record= needs a client that owns its connections: not http_client=.")
+            raise InvalidArgumentError(
+                "record= needs a client that owns its connections: not http_client=."
+            )
+        http_type, transport_type = self._http_types
+        if http_client is not None and not isinstance(http_client, http_type):
+            raise ArgumentTypeError(
+                f"{owner} argument http_client takes an {http_type.__module__}."
+                f"{http_type.__name__}, not {type(http_client).__name__}."
+            )
+        if transport is not None and not isinstance(transport, transport_type):
+            raise ArgumentTypeError(
+                f"{owner} argument transport takes an httpx.{transport_type.__name__}, not "
+                f"{type(transport).__name__}."
+            )
         self.settings = self._resolve_settings(
             api_key,
             base_url,
             environment=environment,
             contact_id=contact_id,
             timeout=timeout,
+            idle_timeout=idle_timeout,
             max_retries=max_retries,
+            retry_unsafe=retry_unsafe,
             env=env,
         )
         self.settings = dataclasses.replace(self.settings, recording=self._recording)
+        _check_url(owner, self.settings.base_url)
+        self.on_retry = on_retry
         self._retry = RetryPolicy(max_retries=self.settings.max_retries)
         self._clock: Callable[[], float] = time.monotonic
+        self._redact = Redactor(self.settings.api_key)
+        if self._redact:
+            filter_logs()
         self._owns_http = http_client is None
-        timeouts = httpx.Timeout(self.settings.timeout, connect=min(10.0, self.settings.timeout))
-        self._http: _HttpT = http_client or self._new_http(transport, timeouts)
+        self._http: _HttpT = http_client or self._new_http(transport, self._timeouts())
+
+    @staticmethod
+    def _check_arguments(owner: str, texts: Mapping[str, object], env: object) -> None:
+        for name, value in texts.items():
+            optional_text(owner, name, value)
+        if env is not None and not isinstance(env, Mapping):
+            raise ArgumentTypeError(f"{owner} argument env takes a mapping such as os.environ.")
+        contact = texts.get("contact_id")
+        if isinstance(contact, str) and not (contact.isascii() and contact.isprintable()):
+            raise InvalidArgumentError(
+                f"{owner} argument contact_id is sent as a header: ASCII letters, digits and "
+                "punctuation only."
+            )
 
     def _resolve_settings(self, *args: Any, **kwargs: Any) -> Settings:
         return Settings.resolve(*args, **kwargs)
@@ -124,6 +178,28 @@ class _BaseClient(Generic[_HttpT, _TransportT]):
             f"api_key={mask(self.settings.api_key)})"
         )
 
+    # -- deadlines -----------------------------------------------------------------------------
+
+    def _timeouts(self) -> httpx.Timeout:
+        """httpx's per-read timeouts: never shorter than a window of a deadline (which is
+        what bounds a call; see `_deadline`)."""
+        limit = self.settings.timeout
+        return httpx.Timeout(
+            max(limit, self.settings.idle_timeout), connect=min(CONNECT_TIMEOUT, limit)
+        )
+
+    def _deadline(
+        self,
+        timeout: float | None,
+        idle_timeout: float | None = None,
+        *,
+        streaming: bool = False,
+        owner: str = "the call's",
+    ) -> Deadline:
+        limit = seconds(owner, "timeout", timeout) or self.settings.timeout
+        idle = seconds(owner, "idle_timeout", idle_timeout) or self.settings.idle_timeout
+        return Deadline(limit, idle if streaming else None, clock=self._clock, streaming=streaming)
+
     # -- requests ----------------------------------------------------------------------------
 
     def _request(
@@ -134,40 +210,62 @@ class _BaseClient(Generic[_HttpT, _TransportT]):
         params: Mapping[str, str | int] | None = None,
         body: dict[str, Any] | None = None,
         accept: str = JSON_TYPE,
+        deadline: Deadline | None = None,
     ) -> httpx.Request:
+        extra: dict[str, Any] = {}
+        if deadline is not None and self._owns_http:  # a caller's http_client keeps its own
+            read = max(deadline.first, deadline.idle or 0.0)
+            connect = min(CONNECT_TIMEOUT, deadline.first)
+            default = self._http.timeout
+            if read != default.read or connect != default.connect:  # else the client's own
+                extra["timeout"] = httpx.Timeout(read, connect=connect)
         return self._http.build_request(
             method,
             self.settings.base_url + path,
             params=params,
             json=body,
             headers=self._headers(accept),
+            **extra,
         )
 
     def _invoke_request(
-        self, operation: str, path: str, key: str, fields: Mapping[str, Any], *, stream: bool
+        self,
+        operation: str,
+        path: str,
+        key: str,
+        fields: Mapping[str, Any],
+        *,
+        stream: bool,
+        deadline: Deadline | None = None,
     ) -> httpx.Request:
+        key = key_or_id(key, f"{operation}() key")
         for name in fields:
             if name not in REQUEST_FIELDS:
-                raise TypeError(
+                raise ArgumentTypeError(
                     f"{operation}() got an unexpected keyword argument {name!r}" + _hint(name)
                 )
+        for name in ("messages", "prefix_messages"):
+            if fields.get(name) is not None:
+                check_messages(fields[name], name)
+        checked = check_values(fields)
         # As the official SDK does: `stream` is always sent, false except when streaming.
-        request = InvokeRequest(key=key, stream=stream, **fields)
+        request = validated(lambda: InvokeRequest(key=key, stream=stream, **checked))
         try:
             body = request.to_wire()
         except ValueError:  # PydanticSerializationError, or "Maximum serialization depth"
-            raise _not_json(fields) from None
+            raise invalid_request(not_json(checked)) from None
         if self.settings.environment is not None:
-            context = body.setdefault("context", {})
-            context.setdefault("environments", self.settings.environment)
-        return self._request("POST", path, body=body, accept=SSE_TYPE if stream else JSON_TYPE)
+            # The client's environment wins over one in the call's context, as in the SDK.
+            body.setdefault("context", {})["environments"] = self.settings.environment
+        accept = SSE_TYPE if stream else JSON_TYPE
+        return self._request("POST", path, body=body, accept=accept, deadline=deadline)
 
     def _headers(self, accept: str) -> dict[str, str]:
         headers = {"Accept": accept, "User-Agent": USER_AGENT}
         key = (self.settings.api_key or "").strip()
         if key:
             if not (key.isascii() and key.isprintable()):
-                raise OrqError(
+                raise InvalidArgumentError(
                     "The API key holds a character an HTTP header cannot carry (a line break or "
                     "a non-ASCII character); copy the key again."
                 )
@@ -192,7 +290,7 @@ class _BaseClient(Generic[_HttpT, _TransportT]):
         try:
             # `text`, not `content`: a byte that is not UTF-8 becomes U+FFFD, as it does in a
             # stream, instead of making the whole answer unreadable.
-            return model.model_validate_json(response.text)
+            return model.model_validate_json(body_text(response))
         except ValidationError as exc:
             error = exc.errors()[0]
             where = ".".join(str(part) for part in error["loc"]) or "body"
@@ -201,14 +299,21 @@ class _BaseClient(Generic[_HttpT, _TransportT]):
             ) from None
 
     def _parse_dict(self, response: httpx.Response) -> dict[str, Any]:
+        """A JSON object body, for answers with no model of their own (feedback removal)."""
         self._check_json(response)
         try:
-            data = json.loads(response.text)
+            data = json.loads(body_text(response))
         except ValueError:
             data = None
         if not isinstance(data, dict):
             raise self._unexpected(response, "its body is not a JSON object")
         return data
+
+    def _parse_optional(self, response: httpx.Response, model: type[_ModelT]) -> _ModelT | None:
+        """As `_parse`, but `204 No Content` is None (as the official SDK answers it)."""
+        if response.status_code == 204:
+            return None
+        return self._parse(response, model)
 
     def _check_empty(self, response: httpx.Response) -> None:
         if not response.is_success:
@@ -226,16 +331,24 @@ class _BaseClient(Generic[_HttpT, _TransportT]):
     def _stream_error(self, response: httpx.Response) -> APIError:
         if not response.is_success:
             return self._status_error(response)
+        if response.status_code == 204:
+            return self._unexpected(response, "204 No Content is no stream: nothing to read")
         return self._unexpected(response, f"{_content_type(response)} is not {SSE_TYPE}")
 
+    def _request_id(self, response: httpx.Response) -> str | None:
+        found = response.headers.get("x-request-id") or response.headers.get("x-trace-id")
+        # Shown in widgets and error lines: bounded, one line, and never an echoed key.
+        return one_line(self._redact(found), 120) if found else None
+
     def _status_error(self, response: httpx.Response) -> APIError:
-        status, body = response.status_code, self._redact(response.text)
-        message = _error_message(body)
+        status, body = response.status_code, self._redact(body_text(response))
+        said = parse_error_body(body)
+        message = said.message
         if message is None:
             request = response.request
             message = f"{request.method} {request.url.path} failed with HTTP {status}"
             message += f" {response.reason_phrase}." if response.reason_phrase else "."
-        message = self._redact(_sentence(message))
+        message = _sentence(one_line(message))
         if status == 401 and not self.settings.api_key:
             message += (
                 f" No API key was sent: set the {self._key_env} environment variable, "
@@ -243,49 +356,75 @@ class _BaseClient(Generic[_HttpT, _TransportT]):
             )
         elif status == 401:
             message += f" Check the API key ({self._key_env} or api_key=)."
-        request_id = response.headers.get("x-request-id") or response.headers.get("x-trace-id")
+        fields: dict[str, Any] = {
+            "status_code": status,
+            "body": body,
+            "request_id": self._request_id(response),
+            "code": said.code,
+            "details": _plain(said.details),
+            "doc_url": said.doc_url,
+        }
         cls = error_class_for_status(status)
         if cls is RateLimitError:
             return RateLimitError(
-                message,
-                status_code=status,
-                body=body,
-                request_id=request_id,
-                retry_after=parse_retry_after(response.headers),
+                message, retry_after=parse_retry_after(response.headers), **fields
             )
-        return cls(message, status_code=status, body=body, request_id=request_id)
+        return cls(message, **fields)
 
     def _unexpected(self, response: httpx.Response, why: str) -> UnexpectedResponseError:
         request = response.request
+        try:
+            body = self._redact(body_text(response))
+        except (httpx.ResponseNotRead, httpx.DecodingError):
+            body = ""
         return UnexpectedResponseError(
             f"The answer to {request.method} {request.url.path} (HTTP {response.status_code}) "
             f"cannot be read: {why}. Is {self.settings.base_url} {self._service}?",
             status_code=response.status_code,
-            body=self._redact(response.text),
-            request_id=response.headers.get("x-request-id"),
+            body=body,
+            request_id=self._request_id(response),
         )
 
-    def _connection_error(
-        self, exc: httpx.TransportError, request: httpx.Request
-    ) -> APIConnectionError:
+    def _undecodable(self, response: httpx.Response, exc: Exception) -> UnexpectedResponseError:
+        detail = one_line(str(exc), 120) or type(exc).__name__
+        return self._unexpected(response, f"its body is not what its encoding says ({detail})")
+
+    def _transport_error(
+        self,
+        exc: Exception,
+        request: httpx.Request,
+        deadline: Deadline | None = None,
+        *,
+        unsafe_refused: bool = False,
+    ) -> OrqError:
+        """Any failure of the transport (every httpx error, not only connection errors) as an
+        `OrqError` with one readable line."""
         where = f"{request.method} {request.url}"
+        if deadline is not None and deadline.expired:
+            return APITimeoutError(
+                f"{where} timed out: {deadline.describe()}. The server may be slow or stuck; "
+                "pass a larger timeout= if the answer needs longer."
+            )
+        note = _UNSAFE_NOTE if unsafe_refused and self._retry.max_retries else ""
+        if isinstance(exc, httpx.ConnectTimeout):
+            return APITimeoutError(f"{where} timed out while connecting.{note}")
         if isinstance(exc, httpx.TimeoutException):
             return APITimeoutError(
                 f"{where} timed out ({type(exc).__name__}). The server may be busy: try again, "
-                "or give the client a larger timeout=."
+                f"or give the client a larger timeout=.{note}"
             )
+        if isinstance(exc, httpx.TooManyRedirects):
+            why = "TooManyRedirects: it redirected again and again, a redirect loop?"
+        elif isinstance(exc, (httpx.UnsupportedProtocol, httpx.InvalidURL)):
+            why = f"the URL cannot be used ({type(exc).__name__}: {one_line(str(exc), 120)})"
+        else:
+            why = f"{type(exc).__name__}: {one_line(str(exc), 200) or 'no detail'}"
         return APIConnectionError(
             self._redact(
-                f"{where} got no answer ({type(exc).__name__}: {exc}). Check the base URL "
-                "and that the server is running."
+                f"{where} got no complete answer ({why}). Check the base URL and that the "
+                f"server is running.{note}"
             )
         )
-
-    def _redact(self, text: str) -> str:
-        key = (self.settings.api_key or "").strip()
-        # A server that echoes the key must not carry it into our messages. Keys too short to
-        # be secret (test keys like "k") would mangle ordinary words, so they are left alone.
-        return text.replace(key, "<redacted>") if len(key) >= 8 else text
 
     # -- retries -----------------------------------------------------------------------------
 
@@ -295,144 +434,43 @@ class _BaseClient(Generic[_HttpT, _TransportT]):
         outcome: httpx.Response | Exception,
         retries: int,
         started: float,
-    ) -> float | None:
+        *,
+        generation: bool,
+        deadline: Deadline | None = None,
+    ) -> tuple[float | None, bool]:
+        """(seconds to wait before the next attempt, or None: give up; whether a retry was
+        refused only because the request may already have generated)."""
+        status = outcome.status_code if isinstance(outcome, httpx.Response) else None
+        logger.debug("%s %s -> %s", request.method, request.url, status or type(outcome).__name__)
+        if deadline is not None and deadline.expired:
+            return None, False
+        unsafe = self.settings.retry_unsafe
         if isinstance(outcome, httpx.Response):
-            logger.debug("%s %s -> %d", request.method, request.url, outcome.status_code)
-            if outcome.status_code not in RETRY_STATUSES:
-                return None
-            retry_after, why = parse_retry_after(outcome.headers), f"HTTP {outcome.status_code}"
+            if outcome.is_success:
+                return None, False
+            why, refused = retry_reason(outcome.status_code, generation=generation, unsafe=unsafe)
+            retry_after = parse_retry_after(outcome.headers)
         else:
-            logger.debug("%s %s -> %s", request.method, request.url, type(outcome).__name__)
-            if not isinstance(outcome, _RETRY_ERRORS):
-                return None
-            retry_after, why = None, type(outcome).__name__
+            why, refused = retry_reason(outcome, generation=generation, unsafe=unsafe)
+            retry_after = None
+        if why is None:
+            return None, refused
         delay = self._retry.delay(retries, elapsed=self._clock() - started, retry_after=retry_after)
         if delay is not None:
             logger.debug(
                 "retrying %s %s in %.2fs after %s", request.method, request.url, delay, why
             )
-        return delay
-
-
-class _SyncClient(_BaseClient[httpx.Client, httpx.BaseTransport]):
-    """The blocking I/O of a client: connections, sending with retries, opening streams."""
-
-    _sleep: Callable[[float], None] = staticmethod(time.sleep)
-
-    def _new_http(
-        self, transport: httpx.BaseTransport | None, timeout: httpx.Timeout
-    ) -> httpx.Client:
-        # Redirects are followed, as the official SDK does; httpx drops the key across hosts.
-        if self._recording is not None:
-            from ._recording import RecordingTransport
-
-            transport = RecordingTransport(transport, self._recording)
-        return httpx.Client(transport=transport, timeout=timeout, follow_redirects=True)
-
-    def close(self) -> None:
-        """Close the connections (not those of an `http_client=` passed in)."""
-        if self._owns_http:
-            self._http.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def _send(self, request: httpx.Request, *, stream: bool = False) -> httpx.Response:
-        started, retries = self._clock(), 0
-        while True:
-            try:
-                response = self._http.send(request, stream=stream)
-            except httpx.TransportError as exc:
-                delay = self._retry_delay(request, exc, retries, started)
-                if delay is None:
-                    raise self._connection_error(exc, request) from exc
-            else:
-                delay = self._retry_delay(request, response, retries, started)
-                if delay is None:
-                    return response
-                response.close()
-            self._sleep(delay)
-            retries += 1
-
-    def _open_stream(self, request: httpx.Request) -> httpx.Response:
-        response = self._send(request, stream=True)
-        if self._stream_is_ok(response):
-            return response
-        try:
-            response.read()
-        except httpx.TransportError as exc:
-            raise self._connection_error(exc, request) from exc
-        finally:
-            response.close()
-        raise self._stream_error(response)
-
-
-class _AsyncClient(_BaseClient[httpx.AsyncClient, httpx.AsyncBaseTransport]):
-    """The async I/O of a client: connections, sending with retries, opening streams."""
-
-    _sleep: Callable[[float], Awaitable[None]] = staticmethod(asyncio.sleep)
-
-    def _new_http(
-        self, transport: httpx.AsyncBaseTransport | None, timeout: httpx.Timeout
-    ) -> httpx.AsyncClient:
-        if self._recording is not None:
-            from ._recording import AsyncRecordingTransport
-
-            transport = AsyncRecordingTransport(transport, self._recording)
-        return httpx.AsyncClient(transport=transport, timeout=timeout, follow_redirects=True)
-
-    async def aclose(self) -> None:
-        """Close the connections (not those of an `http_client=` passed in)."""
-        if self._owns_http:
-            await self._http.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def _send(self, request: httpx.Request, *, stream: bool = False) -> httpx.Response:
-        started, retries = self._clock(), 0
-        while True:
-            try:
-                response = await self._http.send(request, stream=stream)
-            except httpx.TransportError as exc:
-                delay = self._retry_delay(request, exc, retries, started)
-                if delay is None:
-                    raise self._connection_error(exc, request) from exc
-            else:
-                delay = self._retry_delay(request, response, retries, started)
-                if delay is None:
-                    return response
-                await response.aclose()
-            await self._sleep(delay)
-            retries += 1
-
-    async def _open_stream(self, request: httpx.Request) -> httpx.Response:
-        response = await self._send(request, stream=True)
-        if self._stream_is_ok(response):
-            return response
-        try:
-            await response.aread()
-        except httpx.TransportError as exc:
-            raise self._connection_error(exc, request) from exc
-        finally:
-            await response.aclose()
-        raise self._stream_error(response)
+            notice = RetryNotice(
+                attempt=retries + 2,
+                wait=delay,
+                reason=why,
+                status_code=status,
+                retry_after=retry_after,
+                method=request.method,
+                path=request.url.path,
+            )
+            announce(notice, self.on_retry)
+        return delay, False
 
 
 # -- helpers -----------------------------------------------------------------------------------
@@ -458,57 +496,35 @@ def _hint(name: str) -> str:
     return f"; the request fields are {', '.join(sorted(REQUEST_FIELDS))}."
 
 
-def _not_json(fields: Mapping[str, Any]) -> ValidationError:
-    """A ValidationError naming the first value with no JSON form (an `object()`, a socket, a
-    list nested hundreds deep).
-
-    The free-form fields (`inputs`, `metadata`, ...) accept any value when validated; such a
-    value fails only when the body is serialized, and should fail the same way as a wrong type.
-    """
-    found = None
-    for name, value in fields.items():
-        found = _unserializable(value, (name,))
-        if found is not None:
-            break
-    loc, value, error = found or (("body",), None, "it cannot be written as JSON")
-    if error is None:
-        message = (
-            "Input should be a JSON value (text, number, bool, null, list or dict), not {kind}"
-        )
-    else:
-        message = "Input cannot be sent as JSON: {error}"
-    details: InitErrorDetails = {
-        "type": PydanticCustomError(
-            "json_value", message, {"kind": type(value).__name__, "error": str(error)}
-        ),
-        "loc": loc,
-        "input": value,
-    }
-    return ValidationError.from_exception_data("InvokeRequest", [details])
-
-
-def _unserializable(
-    value: Any, loc: tuple[str | int, ...]
-) -> tuple[tuple[str | int, ...], Any, str | None] | None:
-    """Where `value` fails to serialize: (loc, value, None) for a value of an unknown type,
-    (loc, value, why) when the whole value fails (too deep); None when it serializes."""
+def _check_url(owner: str, url: str) -> None:
     try:
-        to_jsonable_python(value)
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 -- reading the port is what refuses "http://h:99999"
+    except ValueError as exc:
+        raise InvalidArgumentError(f"{owner} base_url {url!r} is not a valid URL: {exc}.") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidArgumentError(
+            f"{owner} base_url takes an http:// or https:// URL such as https://my.orq.ai, "
+            f"not {url!r}."
+        )
+
+
+def _plain(value: Any) -> Any:
+    """Error details as plain JSON data (they are kept on an exception that must pickle)."""
+    try:
+        return json.loads(json.dumps(value))
+    except (TypeError, ValueError):
         return None
-    except PydanticSerializationError:
-        pass  # an unknown type somewhere below: find it
-    except (ValueError, RecursionError) as exc:
-        return loc, value, str(exc)
-    children: list[tuple[str | int, Any]] = []
-    if isinstance(value, Mapping):
-        children = [(str(k), v) for k, v in value.items()]
-    elif isinstance(value, (list, tuple)):
-        children = list(enumerate(value))
-    for name, item in children:
-        found = _unserializable(item, (*loc, name))
-        if found is not None:
-            return found
-    return loc, value, None
+
+
+def body_text(response: httpx.Response) -> str:
+    """The body as text. A charset that is unknown, or wrong for the bytes (`utf-16` on
+    ASCII), falls back to UTF-8, which JSON is by definition (RFC 8259); a byte that is not
+    UTF-8 becomes U+FFFD."""
+    try:
+        return response.text
+    except (UnicodeError, LookupError):
+        return response.content.decode("utf-8", "replace")
 
 
 def _is_orq_host(base_url: str) -> bool:
@@ -529,36 +545,3 @@ def _content_type(response: httpx.Response) -> str:
 def _sentence(text: str) -> str:
     text = text.strip()
     return text if text.endswith((".", "!", "?")) else text + "."
-
-
-def _error_message(body: str) -> str | None:
-    """The message of an error body, whichever documented shape it has.
-
-    `{"message": ...}`, `{"error": {"message": ..., "code": ...}}`, `{"error": "...", "code": 404}`
-    and `{"detail": ...}` (a string, or a list of validation errors).
-    """
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return None
-    if not isinstance(data, dict):
-        return None
-    for name in ("message", "error", "detail"):
-        found = _message_in(data.get(name))
-        if found:
-            return found
-    return None
-
-
-def _message_in(value: object) -> str | None:
-    if isinstance(value, str):
-        return value.strip() or None
-    if isinstance(value, dict):
-        message = _message_in(value.get("message")) or _message_in(value.get("msg"))
-        loc = value.get("loc")
-        if message and isinstance(loc, list) and loc:
-            return f"{'.'.join(str(part) for part in loc)}: {message}"
-        return message
-    if isinstance(value, list):
-        return "; ".join(m for m in map(_message_in, value) if m) or None
-    return None

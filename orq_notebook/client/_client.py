@@ -14,8 +14,8 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING
 
-from ._base import _AsyncClient, _SyncClient
 from ._deployments import AsyncDeployments, Deployments
+from ._io import _AsyncClient, _SyncClient
 
 if TYPE_CHECKING:  # imported on first use: `import orq_notebook` stays as fast as it was
     from ._feedback import AsyncFeedback, Feedback
@@ -31,16 +31,26 @@ class Client(_SyncClient):
     `ORQ_BASE_URL`, else `https://my.orq.ai`. Use it as a context manager, or call `close()`.
 
     Args:
-        environment: sent as `context.environments` with invoke, stream and get_config.
+        environment: sent as `context.environments` with invoke, stream and get_config; it
+            replaces an `environments` in the call's own `context`, as in the official SDK.
         contact_id: sent as the `X-ORQ-CONTACT-ID` header.
-        timeout: seconds per request (connecting gets at most 10); for a stream, between bytes.
-        max_retries: retries of 429/502/503/504 and connection errors; 0 disables them.
+        timeout: the deadline of one answer, in seconds (default 600, as the SDK): the whole
+            answer of a call, or the first chunk of a stream. Connecting gets at most 10 s.
+            However slowly the bytes come, a call ends at its deadline (`APITimeoutError`).
+        idle_timeout: the longest silence between two chunks of a stream (default 300 s).
+        max_retries: retries of what the service cannot have started: connection failures,
+            408, 429 (after its `Retry-After`) and 503; 0 disables them. See `retry_unsafe`.
+        retry_unsafe: also retry a generation that may have run (a connection dropped after
+            the answer started, a read timeout, 502, 504); each such retry may bill again.
+        on_retry: called with a `RetryNotice` (wait in seconds, reason) before each retry.
         transport: an httpx transport, e.g. `httpx.MockTransport` in tests.
         http_client: an `httpx.Client` you own (and close); it keeps its own timeouts.
         env: where to read the environment variables (default `os.environ`).
         record: a recording file (or `Recording`): record every exchange to it, or answer
             from it, by its mode (`rewrite`, `new_episodes`, `none`; see `Recording`).
             Default: `ORQ_RECORD` / `ORQ_REPLAY`; `False` ignores them.
+
+    Every error raised is an `OrqError`: a bad argument is also a TypeError or ValueError.
     """
 
     @functools.cached_property

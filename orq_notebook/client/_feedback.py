@@ -20,7 +20,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from ._base import _AsyncClient, _SyncClient
+from ._io import _AsyncClient, _SyncClient
 from ._models import _Response
 
 __all__ = [

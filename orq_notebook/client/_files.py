@@ -18,9 +18,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ._base import _AsyncClient, _SyncClient
 from ._content import MAX_FILE_BYTES, AttachmentError, read_attachment
 from ._deployments import _page, _segment
+from ._io import _AsyncClient, _SyncClient
 from ._models import _Response
 
 __all__ = ["PURPOSES", "AsyncFiles", "File", "FileList", "Files"]

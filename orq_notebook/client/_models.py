@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
     "AssistantMessage",
@@ -19,6 +19,8 @@ __all__ = [
     "Deployment",
     "DeploymentConfig",
     "DeploymentList",
+    "DeploymentVersion",
+    "DeploymentVersionList",
     "DeveloperMessage",
     "Document",
     "FilePart",
@@ -43,6 +45,7 @@ __all__ = [
     "ToolMessage",
     "Usage",
     "UserMessage",
+    "VersionPromptConfig",
 ]
 
 JSON = Any
@@ -335,6 +338,48 @@ class DeploymentList(_Response):
     has_more: bool
 
 
+class VersionPromptConfig(_Response):
+    """The prompt of one saved version (`list_versions`)."""
+
+    model: str
+    model_db_id: str | None = None
+    model_type: str
+    model_parameters: dict[str, Any] = {}
+    provider: str
+    messages: list[ConfigMessage] = []
+    integration_id: str | None = None
+    version: str | None = None
+
+
+class DeploymentVersion(_Response):
+    """One saved version of a deployment (`GET /v2/deployments/{key}/versions`), drafts too.
+
+    `id` is the wire's `_id`; `status` is `live`, `draft`, `pending` or `published`.
+    """
+
+    id: str = Field(alias="_id")
+    deployment_id: str
+    variant_id: str
+    prompt_config: VersionPromptConfig
+    fallbacks: list[dict[str, Any]] = []
+    tools: list[Tool] = []
+    variables: list[dict[str, Any]] = []
+    timestamp: str
+    version: str
+    description: str = ""
+    status: str
+    user_id: str | None = None
+    notes: str | None = None
+
+
+class DeploymentVersionList(_Response):
+    """One page of a deployment's versions, newest first."""
+
+    object: str = "list"
+    data: list[DeploymentVersion]
+    has_more: bool
+
+
 class DeploymentConfig(_Response):
     """The resolved configuration of a deployment (`POST /v2/deployments/get_config`).
 
@@ -401,11 +446,26 @@ class Retrieval(_Response):
 
 
 class Usage(_Response):
+    """Token counts. orq documents two spellings: `prompt_tokens` / `completion_tokens` (the
+    SDK's) and `input_tokens` / `output_tokens` (the invoke docs' sample); both are read, and
+    the `prompt_*` / `completion_*` names always hold the counts."""
+
     total_tokens: float | None = None
     prompt_tokens: float | None = None
     completion_tokens: float | None = None
     prompt_tokens_details: dict[str, Any] | None = None
     completion_tokens_details: dict[str, Any] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _either_spelling(cls, data: Any) -> Any:
+        if isinstance(data, dict) and ("input_tokens" in data or "output_tokens" in data):
+            data = dict(data)
+            if data.get("prompt_tokens") is None and data.get("input_tokens") is not None:
+                data["prompt_tokens"] = data["input_tokens"]
+            if data.get("completion_tokens") is None and data.get("output_tokens") is not None:
+                data["completion_tokens"] = data["output_tokens"]
+        return data
 
 
 class Invocation(_Response):
@@ -432,6 +492,14 @@ class Invocation(_Response):
         if not self.choices:
             return ""
         return self.choices[0].message.content or ""
+
+    @property
+    def image_url(self) -> str | None:
+        """The picture's URL (or `data:` URI) when an image model answered, else None."""
+        if not self.choices:
+            return None
+        message = self.choices[0].message
+        return message.url if message.type == "image" and message.url else None
 
     @property
     def finish_reason(self) -> str | None:

@@ -3,6 +3,8 @@
 A stream owns one HTTP response and always closes it: at the end, on `break`, on an exception,
 on KeyboardInterrupt and (sync) when garbage collected. `ResponseStream[T]` and its async twin
 hold that lifecycle and the loop over the server-sent events, and differ only in their I/O.
+The body is read under the stream's deadline (`_deadline`): the first chunk within `timeout`
+of sending, then at most `idle_timeout` between chunks.
 Each API's stream says what one event carries (`_items`: the items of type T to yield, or
 None once the stream is over), how a broken connection is reported (`_broken`) and, where it
 matters, what a connection closed without an end event means (`_end_of_stream`).
@@ -18,6 +20,7 @@ from typing import Any, Generic, TypeVar
 import httpx
 from httpx_sse import EventSource, ServerSentEvent
 
+from ._deadline import Deadline, release
 from ._exceptions import StreamError
 
 __all__ = ["AsyncResponseStream", "ResponseStream", "StreamCore"]
@@ -27,17 +30,30 @@ _Sync = TypeVar("_Sync", bound="ResponseStream[Any]")
 _Async = TypeVar("_Async", bound="AsyncResponseStream[Any]")
 
 
+# Every failure while reading a stream: transport errors, a body that is not what its
+# encoding says, a stream closed under the loop.
+READ_ERRORS = (httpx.HTTPError, httpx.StreamError)
+
+
+class _Events(EventSource):
+    # The client has already checked the content type, in any letter case (media types are
+    # case-insensitive); httpx-sse would refuse `Text/Event-Stream`.
+    def _check_content_type(self) -> None:
+        return None
+
+
 def _events(response: httpx.Response) -> EventSource:
     # SSE is UTF-8 by definition, whatever the client's default; "-sig" drops a leading BOM.
     response.encoding = "utf-8-sig"
-    return EventSource(response)
+    return _Events(response)
 
 
 class StreamCore(Generic[T]):
     """The timings and the open/closed state of a stream, and the hooks its loop calls."""
 
-    def __init__(self, clock: Callable[[], float]) -> None:
+    def __init__(self, clock: Callable[[], float], deadline: Deadline | None = None) -> None:
         self._clock = clock
+        self._deadline = deadline
         self._sent_at: float | None = None
         self._first_at: float | None = None
         self._ended_at: float | None = None
@@ -90,6 +106,17 @@ class StreamCore(Generic[T]):
     def _broken(self, exc: Exception) -> StreamError:
         raise NotImplementedError
 
+    def _expired(self) -> str | None:
+        """Why the stream stopped, when its deadline expired."""
+        deadline = self._deadline
+        return deadline.describe() if deadline is not None and deadline.expired else None
+
+    def _got_items(self) -> None:
+        if self._first_at is None:
+            self._first_at = self._clock()
+        if self._deadline is not None:
+            self._deadline.chunk()
+
 
 class ResponseStream(StreamCore[T]):
     """A stream over a sync HTTP response, opened by `_open` on `__enter__` (or when read)."""
@@ -114,16 +141,17 @@ class ResponseStream(StreamCore[T]):
         response = self._ensure_open()
         # The response closes in `finally`: on a consumer's `break` the generator is closed
         # (GeneratorExit at `yield`), and on errors and interrupts the exception passes here.
+        # The body's reads run under the stream's deadline (see `_deadline.guard_body`).
         try:
             for event in _events(response).iter_sse():
                 items = self._items(event)
                 if items is None:
                     return  # whatever follows the end is never read
-                if items and self._first_at is None:
-                    self._first_at = self._clock()
+                if items:
+                    self._got_items()  # timings, and the deadline's idle window
                 yield from items
             self._end_of_stream()
-        except (httpx.TransportError, httpx.StreamError) as exc:
+        except READ_ERRORS as exc:
             if not self._closed:  # closed by its owner (a Stop button): just end
                 raise self._broken(exc) from exc
         finally:
@@ -132,6 +160,7 @@ class ResponseStream(StreamCore[T]):
     def close(self) -> None:
         """Close the HTTP response; safe to call more than once."""
         if self._mark_closed() and self._response is not None:
+            release(self._response)
             self._response.close()
 
     def _ensure_open(self) -> httpx.Response:
@@ -179,12 +208,12 @@ class AsyncResponseStream(StreamCore[T]):
                     items = self._items(event)
                     if items is None:
                         return
-                    if items and self._first_at is None:
-                        self._first_at = self._clock()
+                    if items:
+                        self._got_items()
                     for item in items:
                         yield item
             self._end_of_stream()
-        except (httpx.TransportError, httpx.StreamError) as exc:
+        except READ_ERRORS as exc:
             if not self._closed:
                 raise self._broken(exc) from exc
         finally:
@@ -193,6 +222,7 @@ class AsyncResponseStream(StreamCore[T]):
     async def aclose(self) -> None:
         """Close the HTTP response; safe to call more than once."""
         if self._mark_closed() and self._response is not None:
+            release(self._response)
             await self._response.aclose()
 
     async def _ensure_open(self) -> httpx.Response:

@@ -1,8 +1,16 @@
 """When to retry a request, and how long to wait first.
 
 Pure policy: no I/O, no sleeping. The clients read the clock, sleep, and ask `RetryPolicy.delay`
-after every failed attempt. Retried: HTTP 429, 502, 503, 504 and connection errors. A stream is
-retried only while it is being opened, never once its first byte has arrived.
+after every failed attempt, and `retry_reason` whether the failure may be retried at all.
+
+**Retries must not bill twice.** A generation (`invoke`, `stream`) is retried by default only
+when the service cannot have started it: the connection was never made (refused, DNS, connect
+timeout, no free connection), the request never arrived whole (a write failed), or the status
+says nothing was processed (408, 429, 503). A failure after the request arrived (a connection
+dropped after `200 OK`, a read timeout, 502, 504) may have run the model, so it is retried only
+with `retry_unsafe=True`. Requests that generate nothing (list, get_config, list_versions,
+invalidate) are retried in both cases. A stream is retried only while it is being opened, never
+once its first byte has arrived; an expired deadline is never retried.
 """
 
 from __future__ import annotations
@@ -15,11 +23,47 @@ from dataclasses import dataclass, field
 from datetime import timezone
 from email.utils import parsedate_to_datetime
 
+import httpx
+
 from ._config import DEFAULT_MAX_RETRIES
 
-__all__ = ["RETRY_STATUSES", "RetryPolicy", "parse_retry_after"]
+__all__ = ["RETRY_STATUSES", "UNSAFE_STATUSES", "RetryPolicy", "parse_retry_after", "retry_reason"]
 
-RETRY_STATUSES = frozenset({429, 502, 503, 504})
+# Statuses that say the request was not processed.
+RETRY_STATUSES = frozenset({408, 429, 503})
+# Statuses after which the work may have been done (a gateway gave up on it).
+UNSAFE_STATUSES = frozenset({502, 504})
+# Failures before the request reached the server whole.
+_SAFE_ERRORS = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+    httpx.WriteError,
+    httpx.WriteTimeout,
+)
+# Failures after it did: the server may be working on it.
+_UNSAFE_ERRORS = (httpx.ReadError, httpx.ReadTimeout, httpx.RemoteProtocolError)
+
+
+def retry_reason(
+    outcome: int | BaseException, *, generation: bool, unsafe: bool = False
+) -> tuple[str | None, bool]:
+    """(why `outcome` may be retried, in words, or None; whether it was refused only because
+    it may have started a generation). `outcome` is an error status or a transport error."""
+    if isinstance(outcome, int):
+        if outcome in RETRY_STATUSES:
+            return ("rate limited (HTTP 429)" if outcome == 429 else f"HTTP {outcome}"), False
+        if outcome in UNSAFE_STATUSES:
+            allowed = unsafe or not generation
+            return (f"HTTP {outcome}" if allowed else None), not allowed
+        return None, False
+    name = type(outcome).__name__
+    if isinstance(outcome, _SAFE_ERRORS):
+        return name, False
+    if isinstance(outcome, _UNSAFE_ERRORS):
+        allowed = unsafe or not generation
+        return (name if allowed else None), not allowed
+    return None, False
 
 
 @dataclass(frozen=True)

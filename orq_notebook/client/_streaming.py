@@ -8,6 +8,7 @@ the orq part (the `[DONE]` sentinel, data-less events, chunk parsing, what to ke
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -16,6 +17,8 @@ import httpx
 from httpx_sse import ServerSentEvent
 from pydantic import ValidationError
 
+from ._deadline import Deadline
+from ._error_body import one_line
 from ._exceptions import StreamError
 from ._models import Invocation, InvocationChunk, Retrieval, Usage
 from ._response_stream import AsyncResponseStream, ResponseStream, StreamCore
@@ -53,6 +56,8 @@ class ChunkDecoder:
         try:
             chunk: InvocationChunk = self._validate_json(data)
         except ValidationError:
+            if _is_heartbeat(data):  # `data: {}` between chunks keeps a connection alive
+                return None
             # Redacted whole, then cut: a cut first could leave part of a secret behind.
             shown = self._redact(data)
             snippet = shown if len(shown) <= 200 else shown[:200] + "..."
@@ -83,13 +88,23 @@ def _unchanged(text: str) -> str:
     return text
 
 
+def _is_heartbeat(data: str) -> bool:
+    try:
+        return json.loads(data) in ({}, None)
+    except ValueError:
+        return False
+
+
 class _StreamState(StreamCore[InvocationChunk]):
     """What both twins share: the decoder and the read-only view of the answer."""
 
     def __init__(
-        self, clock: Callable[[], float], redact: Callable[[str], str] | None = None
+        self,
+        clock: Callable[[], float],
+        redact: Callable[[str], str] | None = None,
+        deadline: Deadline | None = None,
     ) -> None:
-        super().__init__(clock)
+        super().__init__(clock, deadline)
         self._redact = redact or _unchanged  # the client's: an echoed key never reaches a message
         self._decoder = ChunkDecoder(self._redact)
 
@@ -198,10 +213,16 @@ class _StreamState(StreamCore[InvocationChunk]):
             )
 
     def _broken(self, exc: Exception) -> StreamError:
-        if isinstance(exc, httpx.TimeoutException):
+        expired = self._expired()
+        if expired is not None:
+            reason = expired
+        elif isinstance(exc, httpx.TimeoutException):
             reason = "no data arrived within the read timeout"
+        elif isinstance(exc, httpx.DecodingError):
+            reason = "its bytes are not what their declared encoding says (DecodingError)"
         else:
-            reason = self._redact(f"the connection failed ({type(exc).__name__}: {exc})")
+            detail = one_line(str(exc), 200)
+            reason = self._redact(f"the connection failed ({type(exc).__name__}: {detail})")
         return StreamError(
             f"The stream broke after {self.chunk_count} chunks: {reason}. "
             "The text received so far is kept in `partial_text`.",
@@ -226,8 +247,9 @@ class InvocationStream(_StreamState, ResponseStream[InvocationChunk]):
         *,
         clock: Callable[[], float] = time.monotonic,
         redact: Callable[[str], str] | None = None,
+        deadline: Deadline | None = None,
     ) -> None:
-        super().__init__(clock, redact)
+        super().__init__(clock, redact, deadline)
         self._open = open
 
 
@@ -247,6 +269,7 @@ class AsyncInvocationStream(_StreamState, AsyncResponseStream[InvocationChunk]):
         *,
         clock: Callable[[], float] = time.monotonic,
         redact: Callable[[str], str] | None = None,
+        deadline: Deadline | None = None,
     ) -> None:
-        super().__init__(clock, redact)
+        super().__init__(clock, redact, deadline)
         self._open = open

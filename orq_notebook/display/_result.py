@@ -211,6 +211,15 @@ class Result:
     # -----------------------------------------------------------------------------------------
 
     @property
+    def image_url(self) -> str | None:
+        """The picture's URL (or `data:` URI) when an image model answered, else None."""
+        choices = self.raw.get("choices") or [{}]
+        first = choices[0] if isinstance(choices[0], dict) else {}
+        message = first.get("message") or {}
+        url = message.get("url") if message.get("type") == "image" else None
+        return url if isinstance(url, str) and url else None
+
+    @property
     def total_tokens(self) -> int | None:
         """`usage["total_tokens"]` (or prompt + completion), None when unknown."""
         if not self.usage:
@@ -300,7 +309,9 @@ class Result:
         blocks = [" ".join(sent)] if sent else []
         blocks += [self.text] if self.text else []
         blocks += [f"→ tool call {name}({args})" for name, args, _ in self._calls()]
-        if not self.text and not self.tool_calls:
+        if self.image_url:
+            blocks.append(f"→ image {shorten(self.image_url, 120)}")
+        if not (self.text or self.tool_calls or self.image_url):
             blocks.append("(no text)")
         footer = " · ".join(self._footer_items())
         if self.trace_id:
@@ -327,7 +338,9 @@ class Result:
             )
             call = f"**→ tool call** {escape_markdown(name, newline=' ', block=False)}{ident}"
             blocks.append(f"{call}\n\n{fence}json\n{args}\n{fence}")
-        if not self.text and not self.tool_calls:
+        if src := _image_src(self.image_url):
+            blocks.append(f"![generated image](<{src}>)")
+        if not (self.text or self.tool_calls or self.image_url):
             blocks.append("*(no text)*")
         if self.error is not None:
             blocks.append(f"**⚠ failed:** {_inline_md(self.error)}")
@@ -359,7 +372,12 @@ class Result:
                 f"<div><b>→ tool call</b> <code>{escape_html(name)}</code>{ident}"
                 f'<pre style="margin:.2em 0;white-space:pre-wrap">{escape_html(args)}</pre></div>'
             )
-        if not self.text and not self.tool_calls:
+        if src := _image_src(self.image_url):
+            parts.append(
+                f'<div><img src="{escape_html(src)}" alt="generated image" '
+                'style="max-width:100%"></div>'
+            )
+        if not self.text and not self.tool_calls and not self.image_url:
             parts.append(f'<div style="{MUTED_STYLE}"><i>(no text)</i></div>')
         if state := self._state():
             parts.append(
@@ -401,6 +419,17 @@ class Result:
                 pass
             calls.append((str(function.get("name") or "?"), arguments, str(call.get("id") or "")))
         return calls
+
+
+def _image_src(url: str | None) -> str | None:
+    """`url` if a notebook may load it as a picture (http, https, a data: image), with the
+    characters that would end a Markdown link percent-encoded; else None."""
+    if not url:
+        return None
+    lowered = url.strip().lower()
+    if not lowered.startswith(("https://", "http://", "data:image/")):
+        return None
+    return "".join(f"%{ord(c):02X}" if c in "<> \n\r\t\"'" else c for c in url.strip())
 
 
 def _inline_md(text: str) -> str:

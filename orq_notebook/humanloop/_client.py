@@ -29,9 +29,12 @@ from typing import TYPE_CHECKING, Any, Literal, TypedDict, overload
 
 import httpx
 
-from ..client._base import JSON_TYPE, SSE_TYPE, _AsyncClient, _BaseClient, _SyncClient
+from ..client._base import JSON_TYPE, SSE_TYPE, _BaseClient
+from ..client._checks import validated
 from ..client._config import Settings
-from ..client._exceptions import APIConnectionError
+from ..client._deadline import Deadline
+from ..client._exceptions import ArgumentTypeError, InvalidArgumentError, OrqError
+from ..client._io import _AsyncClient, _SyncClient
 from ._models import (
     CHAT_FIELDS,
     COMPLETION_FIELDS,
@@ -109,6 +112,7 @@ def humanloop_settings(
     timeout: float | None = None,
     max_retries: int | None = None,
     env: Mapping[str, str] | None = None,
+    **more: Any,
 ) -> Settings:
     """Settings from arguments, then `HUMANLOOP_API_KEY` / `HUMANLOOP_BASE_URL`, then defaults.
 
@@ -123,6 +127,7 @@ def humanloop_settings(
         timeout=timeout,
         max_retries=max_retries,
         env={},
+        **more,
     )
     return replace(settings, api_key_source=source)
 
@@ -144,7 +149,7 @@ class _Humanloop(_BaseClient[Any, Any]):
         transport: Any = None,
         http_client: Any = None,
         env: Mapping[str, str] | None = None,
-        record: Any = None,
+        **more: Any,
     ) -> None:
         super().__init__(
             api_key,
@@ -155,7 +160,7 @@ class _Humanloop(_BaseClient[Any, Any]):
             transport=transport,
             http_client=http_client,
             env=env,
-            record=record,
+            **more,
         )
 
     def _resolve_settings(
@@ -168,6 +173,7 @@ class _Humanloop(_BaseClient[Any, Any]):
         timeout: float | None,
         max_retries: int | None,
         env: Mapping[str, str] | None,
+        **more: Any,
     ) -> Settings:
         return humanloop_settings(
             api_key,
@@ -176,15 +182,21 @@ class _Humanloop(_BaseClient[Any, Any]):
             timeout=timeout,
             max_retries=max_retries,
             env=env,
+            **more,
         )
 
     def _auth_headers(self, key: str) -> dict[str, str]:
         return {"X-API-KEY": key}
 
-    def _connection_error(
-        self, exc: httpx.TransportError, request: httpx.Request
-    ) -> APIConnectionError:
-        error = super()._connection_error(exc, request)
+    def _transport_error(
+        self,
+        exc: Exception,
+        request: httpx.Request,
+        deadline: Deadline | None = None,
+        *,
+        unsafe_refused: bool = False,
+    ) -> OrqError:
+        error = super()._transport_error(exc, request, deadline, unsafe_refused=unsafe_refused)
         if request.url.host == RETIRED_HOST:
             error.message = f"{error.message} {RETIRED_NOTE}"
             error.args = (error.message,)
@@ -205,10 +217,12 @@ class _Humanloop(_BaseClient[Any, Any]):
             if name not in allowed:
                 close = difflib.get_close_matches(name, sorted(allowed), n=1)
                 hint = f"; did you mean {close[0]!r}?" if close else ""
-                raise TypeError(f"{operation}() got an unexpected keyword argument {name!r}{hint}")
+                raise ArgumentTypeError(
+                    f"{operation}() got an unexpected keyword argument {name!r}{hint}"
+                )
         given = {name: value for name, value in fields.items() if value is not None}
         if not (given.get("project") or given.get("project_id")):
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"{operation}() needs project= (the project's name) or project_id= (its pr_… id)."
             )
         if "seed" in given:
@@ -224,9 +238,10 @@ class _Humanloop(_BaseClient[Any, Any]):
         if chat:
             assert messages is not None
             sent = [m if isinstance(m, ChatMessage) else dict(m) for m in messages]
-            body = ChatDeployedRequest.model_validate({**given, "messages": sent}).to_wire()
+            chat_body = {**given, "messages": sent}
+            body = validated(lambda: ChatDeployedRequest.model_validate(chat_body)).to_wire()
         else:
-            body = CompletionDeployedRequest.model_validate(given).to_wire()
+            body = validated(lambda: CompletionDeployedRequest.model_validate(given)).to_wire()
         path, accept = (_CHAT if chat else _COMPLETION), (SSE_TYPE if stream else JSON_TYPE)
         return self._request("POST", path, body=body, accept=accept), body.get("num_samples", 1)
 
@@ -294,8 +309,9 @@ class HumanloopClient(_Humanloop, _SyncClient):
         return self._parse(self._send(request), HumanloopResponse)
 
     def _stream(self, request: httpx.Request, samples: int) -> HumanloopStream:
-        opener = functools.partial(self._open_stream, request)
-        return HumanloopStream(opener, clock=self._clock, samples=samples)
+        deadline = self._deadline(None, None, streaming=True)
+        opener = functools.partial(self._open_stream, request, deadline)
+        return HumanloopStream(opener, clock=self._clock, samples=samples, deadline=deadline)
 
 
 class AsyncHumanloopClient(_Humanloop, _AsyncClient):
@@ -352,5 +368,6 @@ class AsyncHumanloopClient(_Humanloop, _AsyncClient):
         return self._parse(await self._send(request), HumanloopResponse)
 
     def _stream(self, request: httpx.Request, samples: int) -> AsyncHumanloopStream:
-        opener = functools.partial(self._open_stream, request)
-        return AsyncHumanloopStream(opener, clock=self._clock, samples=samples)
+        deadline = self._deadline(None, None, streaming=True)
+        opener = functools.partial(self._open_stream, request, deadline)
+        return AsyncHumanloopStream(opener, clock=self._clock, samples=samples, deadline=deadline)

@@ -23,6 +23,7 @@ import httpx
 from httpx_sse import ServerSentEvent
 from pydantic import ValidationError
 
+from ..client._deadline import Deadline
 from ..client._exceptions import StreamError
 from ..client._response_stream import AsyncResponseStream, ResponseStream, StreamCore
 from ._models import HumanloopResponse, HumanloopUsage, Sample
@@ -129,8 +130,10 @@ class SampleDecoder:
 class _StreamState(StreamCore[Sample]):
     """What both twins share: the decoder and the read-only view."""
 
-    def __init__(self, clock: Callable[[], float], expected: int) -> None:
-        super().__init__(clock)
+    def __init__(
+        self, clock: Callable[[], float], expected: int, deadline: Deadline | None = None
+    ) -> None:
+        super().__init__(clock, deadline)
         self._decoder = SampleDecoder()
         self._expected = expected
 
@@ -203,10 +206,14 @@ class _StreamState(StreamCore[Sample]):
         return None if self._decoder.done else deltas
 
     def _broken(self, exc: Exception) -> StreamError:
-        if isinstance(exc, httpx.TimeoutException):
+        expired = self._expired()
+        if expired is not None:
+            reason = expired
+        elif isinstance(exc, httpx.TimeoutException):
             reason = "no data arrived within the read timeout"
         else:
-            reason = f"the connection failed ({type(exc).__name__}: {exc})"
+            detail = " ".join(str(exc).split())[:200]
+            reason = f"the connection failed ({type(exc).__name__}: {detail})"
         return StreamError(
             f"The stream broke after {self.chunk_count} events: {reason}. "
             "The text received so far is kept in `partial_text`.",
@@ -231,8 +238,9 @@ class HumanloopStream(_StreamState, ResponseStream[Sample]):
         *,
         clock: Callable[[], float] = time.monotonic,
         samples: int = 1,
+        deadline: Deadline | None = None,
     ) -> None:
-        super().__init__(clock, samples)
+        super().__init__(clock, samples, deadline)
         self._open = open
 
 
@@ -245,6 +253,7 @@ class AsyncHumanloopStream(_StreamState, AsyncResponseStream[Sample]):
         *,
         clock: Callable[[], float] = time.monotonic,
         samples: int = 1,
+        deadline: Deadline | None = None,
     ) -> None:
-        super().__init__(clock, samples)
+        super().__init__(clock, samples, deadline)
         self._open = open

@@ -12,6 +12,8 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from ..client._client import AsyncClient
 from ..client._config import Settings
+from ..client._exceptions import OrqError
+from ..client._hints import no_content
 from ..client._models import Deployment, DeploymentConfig, Invocation
 from ..client._sender import FeedbackSender
 from ..client._streaming import InvocationStream
@@ -200,7 +202,10 @@ class ClientBackend:
         inputs: dict[str, Any] | None = None,
         context: dict[str, Any] | None = None,
     ) -> DeploymentConfig:
-        return await self.client.deployments.get_config(key, inputs=inputs, context=context)
+        config = await self.client.deployments.get_config(key, inputs=inputs, context=context)
+        if config is None:  # 204 No Content: the widgets show this line where a config goes
+            raise OrqError(no_content(key, "configuration"))
+        return config
 
     async def run(
         self,
@@ -235,12 +240,5 @@ def async_twin(settings: Settings) -> AsyncClient:
     """The AsyncClient for a Client's settings, made once: its connections stay on one loop."""
     twin = _ASYNC_TWINS.get(settings)
     if twin is None:
-        twin = _ASYNC_TWINS[settings] = AsyncClient(
-            api_key=settings.api_key,
-            base_url=settings.base_url,
-            environment=settings.environment,
-            contact_id=settings.contact_id,
-            timeout=settings.timeout,
-            max_retries=settings.max_retries,
-        )
+        twin = _ASYNC_TWINS[settings] = AsyncClient(**settings.client_kwargs())
     return twin

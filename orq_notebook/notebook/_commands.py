@@ -10,7 +10,10 @@ from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
+from ..client._checks import check_messages
 from ..client._exceptions import NotFoundError, OrqError
+from ..client._hints import no_content
+from ..client._notices import retry_notices
 from ..client._templating import render
 from ..display._render import Table, format_count
 from ._attachments import attachment_options, upload_files, user_content
@@ -23,6 +26,7 @@ from ._magic_args import (
     parse_assignments,
     resolve_value,
 )
+from ._maintenance import invalidate, p_invalidate, p_versions, versions
 from ._recording_options import add_record_options, open_recordings
 
 if TYPE_CHECKING:
@@ -289,6 +293,9 @@ def _config(m: Host, a: Any, cell: str | None, ns: Namespace) -> Any:
     except NotFoundError as exc:
         exc.wanted_key = a.key  # type: ignore[attr-defined]
         raise
+    if config is None:
+        print(no_content(a.key, "configuration"))
+        return None
     from ..display._config_view import ConfigView
 
     return ConfigView(a.key, config)
@@ -297,17 +304,6 @@ def _config(m: Host, a: Any, cell: str | None, ns: Namespace) -> Any:
 def _use(m: Host, a: Any, cell: str | None, ns: Namespace) -> Any:
     m.default_deployment = a.key
     print(f"`%%orq` now invokes {a.key!r} when no key is given.")
-
-
-def _invalidate(m: Host, a: Any, cell: str | None, ns: Namespace) -> Any:
-    target = a.key
-    match = next((d for d in m.session.deployments(refresh=True) if target in (d.key, d.id)), None)
-    if match is None:
-        err = NotFoundError(f"No deployment with key or id {target!r}.", status_code=404)
-        err.wanted_key = target  # type: ignore[attr-defined]
-        raise err
-    m.session.client.deployments.invalidate(match.id)
-    print(f"Cache of {match.key!r} ({match.id}) invalidated.")
 
 
 def _history(m: Host, a: Any, cell: str | None, ns: Namespace) -> Any:
@@ -443,7 +439,8 @@ def _invoke(m: Host, a: Any, cell: str | None, ns: Namespace) -> Any:
     if a.thread:
         sent += m.session.thread_messages(a.thread, m.max_history)
     if a.messages:
-        sent += [dict(x) for x in resolve_value("--messages", a.messages, ns, expect=list)]
+        given = resolve_value("--messages", a.messages, ns, expect=list)
+        sent += [dict(x) for x in check_messages(given, "--messages")]
     content = user_content(a, text)  # the text, and any --image parts
     if content is not None:
         sent.append({"role": "user", "content": content})
@@ -459,10 +456,14 @@ def _invoke(m: Host, a: Any, cell: str | None, ns: Namespace) -> Any:
         if stream:
             result = _stream(m, key, fields, sent, version or None)
         else:
-            result = m.session.invoke(key, fields, sent=sent, version=version or None)
+            with retry_notices(lambda notice: print(f"⟳ {notice.describe()}")):
+                result = m.session.invoke(key, fields, sent=sent, version=version or None)
     except NotFoundError as exc:
         exc.wanted_key = key  # type: ignore[attr-defined]
         raise
+    if result is None:
+        print(no_content(key))
+        return None
     m.session.record(result, thread=a.thread, sent_user=text, inputs=fields.get("inputs"))
     if a.out:
         m.set_variable(a.out, result)
@@ -489,7 +490,8 @@ def _stream(
     )
     stream = m.session.open_stream(key, fields)
     try:
-        with stream:
+        # Retries happen before the first piece, so the wait is said on its own line above.
+        with retry_notices(lambda notice: print(f"⟳ {notice.describe()}")), stream:
             for piece in stream:
                 view.append(piece)
     except KeyboardInterrupt:
@@ -528,7 +530,8 @@ COMMANDS: dict[str, tuple[Callable[[MagicParser], None], Command, str]] = {
     "config": (_p_config, _config, "the resolved configuration of a deployment"),
     "invoke": (_p_invoke, _invoke, "invoke a deployment (cell form: `%%orq KEY`)"),
     "use": (_p_key, _use, "set the deployment `%%orq` uses when no key is given"),
-    "invalidate": (_p_key, _invalidate, "invalidate a deployment's cache (key or id)"),
+    "invalidate": (p_invalidate, invalidate, "invalidate a deployment's cache (not on orq.ai)"),
+    "versions": (p_versions, versions, "a deployment's saved versions, newest first"),
     "history": (_p_history, _history, "this session's invocations"),
     "reset": (_p_reset, _reset, "clear the history and threads (or one --thread)"),
     "last": (_p_none, _last, "the last result, partial ones included"),
@@ -541,7 +544,7 @@ COMMANDS: dict[str, tuple[Callable[[MagicParser], None], Command, str]] = {
 
 # Subcommands that need orq's Deployments API (listing, configs, widgets, batch).
 _ORQ_ONLY = frozenset(
-    {"list", "config", "invalidate", "playground", "compare", "batch", "feedback"}
+    {"list", "config", "invalidate", "versions", "playground", "compare", "batch", "feedback"}
 )
 
 HELP = "\n".join(

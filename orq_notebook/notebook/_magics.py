@@ -27,6 +27,7 @@ from traitlets import Bool, Enum, Float, Int, Unicode
 
 from ..client._exceptions import (
     APIConnectionError,
+    APITimeoutError,
     AuthenticationError,
     MissingAPIKeyError,
     NotFoundError,
@@ -57,8 +58,26 @@ class OrqMagics(Magics):
     short_errors = Bool(
         True, config=True, help="Show errors as one line; False shows the full traceback."
     )
-    timeout = Float(60.0, config=True, help="Seconds to wait for the server (per read).")
-    max_retries = Int(2, config=True, help="Retries on 429/502/503/504 and connection errors.")
+    timeout = Float(
+        600.0,
+        config=True,
+        help="Seconds for a whole answer (a stream: its first chunk); a deadline, however "
+        "slowly the bytes arrive.",
+    )
+    idle_timeout = Float(
+        300.0, config=True, help="The longest silence between two chunks of a stream, in seconds."
+    )
+    max_retries = Int(
+        2,
+        config=True,
+        help="Retries of what the service cannot have started: connection failures, 408, 429, 503.",
+    )
+    retry_unsafe = Bool(
+        False,
+        config=True,
+        help="Also retry a generation that may have run (dropped after 200 OK, a read timeout, "
+        "502, 504); each such retry may bill again.",
+    )
     environment = Unicode(
         None, allow_none=True, config=True, help="Sent as context.environments on every call."
     )
@@ -79,12 +98,16 @@ class OrqMagics(Magics):
         self.apply_client_settings()
         self.observe(
             lambda _change: self.apply_client_settings(),
-            names=["timeout", "max_retries", "environment"],
+            names=["timeout", "idle_timeout", "max_retries", "retry_unsafe", "environment"],
         )
 
     def apply_client_settings(self) -> None:
         self.session.configure(
-            timeout=self.timeout, max_retries=self.max_retries, environment=self.environment
+            timeout=self.timeout,
+            max_retries=self.max_retries,
+            environment=self.environment,
+            idle_timeout=self.idle_timeout,
+            retry_unsafe=self.retry_unsafe,
         )
 
     # -- the magic ----------------------------------------------------------------------
@@ -122,6 +145,12 @@ class OrqMagics(Magics):
     # -- errors: one line, with the hint that helps ---------------------------------------
 
     def explain(self, exc: OrqError) -> str:
+        # The hint from orq's error code, unless this line already says it (429, "did you mean").
+        line, hint = self._explain(exc), getattr(exc, "hint", None)
+        said = isinstance(exc, (RateLimitError, NotFoundError))
+        return f"{line} {hint}" if hint and not said else line
+
+    def _explain(self, exc: OrqError) -> str:
         conn = self.session.connection
         where = conn.base_url if conn else "the server"
         if isinstance(exc, MissingAPIKeyError):
@@ -156,6 +185,8 @@ class OrqMagics(Magics):
                 f"The stream broke: {exc.message} The {kept} characters received are kept: "
                 "`%orq last`."
             )
+        if isinstance(exc, APITimeoutError):  # reached, but no answer in time
+            return f"{exc.message} (`%config OrqMagics.timeout` sets the deadline.)"
         if isinstance(exc, APIConnectionError):
             return f"Could not reach {where}: {exc.message} Check `%orq status`."
         return str(exc)

@@ -20,7 +20,7 @@ from ..client._config import Settings
 from ..client._exceptions import OrqError
 from ..client._models import Deployment
 from ..display._answer import plain_text
-from ..display._render import format_duration, shorten
+from ..display._render import format_duration, format_usage, shorten
 from ..display._result import Result
 from ._backends import ClientBackend, OrqPieces, PieceStream, result_from_invocation
 from ._feedback import attach_sender
@@ -58,7 +58,9 @@ class HistoryEntry:
             "sent": shorten(self.sent(), 60),
             "answer": shorten(plain_text(self.result.text), 60),
             "latency": format_duration(self.latency) if self.latency is not None else "",
-            "tokens": "" if self.tokens is None else f"{self.tokens:,}",
+            # prompt and completion too ("57 tokens (12 in, 45 out)"), not only the total
+            "tokens": format_usage(self.result.usage)
+            or ("" if self.tokens is None else f"{self.tokens:,}"),
             "thread": self.thread or "",
         }
 
@@ -127,6 +129,8 @@ class Session:
         self.timeout = timeout
         self.max_retries = max_retries
         self.environment = environment
+        self.idle_timeout: float | None = None
+        self.retry_unsafe = False
         self.connection: Connection | None = None
         self.history: deque[HistoryEntry] = deque(maxlen=max_history)
         self.threads: dict[str, list[dict[str, Any]]] = {}
@@ -235,9 +239,12 @@ class Session:
         timeout: float | None = None,
         max_retries: int | None = None,
         environment: str | None = None,
+        idle_timeout: float | None = None,
+        retry_unsafe: bool = False,
     ) -> None:
         """Change client settings; clients are rebuilt on next use."""
         self.timeout, self.max_retries, self.environment = timeout, max_retries, environment
+        self.idle_timeout, self.retry_unsafe = idle_timeout, retry_unsafe
         self._drop_clients()
 
     def _client_kwargs(self) -> dict[str, Any]:
@@ -252,7 +259,9 @@ class Session:
             "base_url": conn.base_url,
             "environment": self.environment,
             "timeout": self.timeout,
+            "idle_timeout": self.idle_timeout,
             "max_retries": self.max_retries,
+            "retry_unsafe": self.retry_unsafe,
             # Resolved at connect (ORQ_RECORD included): False keeps clients from reading it again.
             "record": False if conn.recording is None else conn.recording,
         }
@@ -279,13 +288,16 @@ class Session:
         *,
         sent: list[dict[str, Any]],
         version: str | None = None,
-    ) -> Result:
-        """Invoke `key` with orq-shaped request `fields` (`%%orq --no-stream`), as a Result."""
+    ) -> Result | None:
+        """Invoke `key` with orq-shaped request `fields` (`%%orq --no-stream`), as a Result;
+        None when the server answered `204 No Content` (no answer, as the SDK has it)."""
         if self.is_humanloop:
             return self._humanloop_runner().invoke(key, fields, sent=sent)
         start = time.perf_counter()
         inv = self.client.deployments.invoke(key, **fields)
         latency = time.perf_counter() - start
+        if inv is None:
+            return None
         return result_from_invocation(inv, key=key, sent=sent, latency=latency, version=version)
 
     def open_stream(self, key: str, fields: dict[str, Any]) -> PieceStream:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
+from ._more import MORE_FAULTS
 from ._wire import (
     PIECES,
     Request,
@@ -47,7 +48,9 @@ class Fault:
     Args:
         kind: `drop`, `bad_json`, `non_utf8`, `huge_line`, `no_done`, `stall`, `status`,
             `wrong_type`, `close_before_headers`, `echo_key` (the `Authorization` value
-            back in an error body and in a broken stream event).
+            back in an error body and in a broken stream event), and those of `_more`
+            (`dribble`, `dribble_head`, `gzip_lie`, `bad_chunk`, `redirect_loop`,
+            `odd_case`, `heartbeats`, `no_content`, `echo_key_header`).
         after: healthy chunks streamed before the fault shows.
         statuses: for `status`: the answers in turn (the last one repeats), e.g. (502, 503).
         retry_after: for `status`: sent as `Retry-After` (seconds).
@@ -82,12 +85,15 @@ class FaultServer:
         host: str = "127.0.0.1",
         lifetime: float = 300.0,
         stall_cap: float = 3.0,
+        endless_pages: bool = False,
     ) -> None:
         if host not in ("127.0.0.1", "::1", "localhost"):
             raise ValueError("The fault server listens on loopback only.")
         self.faults = dict(faults)
         self.host, self.port = host, 0
         self.lifetime, self.stall_cap = lifetime, stall_cap
+        # The list endpoint says has_more forever and ignores the cursor.
+        self.endless_pages = endless_pages
         self.attempts: Counter[str] = Counter()
         self.log: list[Logged] = []
         self.open_connections = 0
@@ -213,7 +219,9 @@ class FaultServer:
     ) -> bool:
         """Write the answer; False when the connection must close afterwards."""
         if request.method == "GET" and request.path.endswith("/v2/deployments"):
-            await _json(writer, 200, _deployment_list(["good", *self.faults]))
+            listed = _deployment_list(["good", *self.faults])
+            listed["has_more"] = self.endless_pages
+            await _json(writer, 200, listed)
             return True
         if request.method != "POST" or request.key is None:
             body = {"message": f"Not found: {request.method} {request.path}.", "code": 404}
@@ -418,3 +426,4 @@ _FAULTS = {
     "close_before_headers": _close_before_headers,
     "echo_key": _echo_key,
 }
+_FAULTS.update(MORE_FAULTS)
