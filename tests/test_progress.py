@@ -106,6 +106,7 @@ server.stop()
 """
 
 DEPLOYMENTS = """
+strict_variables: true   # an open {{q}} is a 422, so some rows fail (orq.ai would send it blank)
 deployments:
   - key: echo
     prompt_config:
