@@ -35,6 +35,7 @@ SUBCOMMANDS = [
     "invoke",
     "use",
     "invalidate",
+    "versions",
     "history",
     "reset",
     "last",

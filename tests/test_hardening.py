@@ -26,6 +26,7 @@ import pytest
 from orq_notebook.batch._api import arun_batch, run_batch
 from orq_notebook.client import _exceptions as errors
 from orq_notebook.client._client import AsyncClient, Client
+from orq_notebook.client._content import AttachmentError
 from orq_notebook.client._exceptions import (
     APIConnectionError,
     APIError,
@@ -39,6 +40,7 @@ from orq_notebook.client._exceptions import (
     UnexpectedResponseError,
 )
 from orq_notebook.client._notices import RetryNotice, retry_notices
+from orq_notebook.display._format import format_retry
 from tests.faults import ANSWER, Fault, FaultServer
 from tests.test_streaming import Body, chunk, sse
 
@@ -194,6 +196,7 @@ def _examples() -> list[OrqError]:
         errors.APIConnectionError("down"),
         errors.APITimeoutError("late"),
         errors.StreamError("broke", partial_text="half"),
+        AttachmentError("chart.png is not an image"),
     ]
     for cls in errors.APIError.__subclasses__():
         if cls is not errors.RateLimitError:
@@ -623,8 +626,8 @@ def test_retries_are_announced_before_each_wait(kind: str) -> None:
         assert _call(kind, handler, "invoke:k", on_retry=own.append).text == "hi"
     assert own == scoped and [n.attempt for n in own] == [2, 3]
     assert own[0].wait == 7 and own[0].retry_after == 7 and own[0].rate_limited
-    assert own[0].describe() == "rate limited, retrying in 7.0 s"
-    assert own[1].status_code == 503 and own[1].describe().startswith("HTTP 503, retrying in")
+    assert format_retry(own[0]) == "rate limited, retrying in 7.00 s"  # the one duration format
+    assert own[1].status_code == 503 and format_retry(own[1]).startswith("HTTP 503, retrying in")
     assert own[0].path == "/v2/deployments/invoke" and own[0].method == "POST"
 
 

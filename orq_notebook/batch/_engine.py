@@ -22,6 +22,7 @@ from ..client._exceptions import ArgumentTypeError, OrqError
 from ..client._hints import no_content
 from ..client._models import REQUEST_FIELDS, Invocation, InvokeRequest
 from ..client._notices import RetryNotice
+from ..display._format import format_retry
 from ._limit import AIMDLimiter, RowTrack, current_row
 from ._result import BatchResult, Rerunner, RowResult, as_messages, cancelled_copy
 
@@ -261,7 +262,7 @@ class BatchRun:
     def show_retry(self, notice: RetryNotice) -> None:
         """Say a coming retry in the progress bar ("rate limited, retrying in 20 s")."""
         if self.bar is not None:
-            self.bar.set_postfix_str(notice.describe(), refresh=True)
+            self.bar.note(format_retry(notice))
 
     def _record(self, pos: int, row: RowResult) -> None:
         self.done[pos] = row

@@ -5,8 +5,9 @@ every retry the client builds a `RetryNotice` and hands it to
 
 * the client's own callback, `Client(on_retry=callback)`, and
 * every callback registered for the current context with `retry_notices(callback)`; the
-  notebook uses this to say "rate limited, retrying in 20 s" in the cell that is waiting, the
-  batch in its progress bar. Tasks started inside the `with` inherit it.
+  notebook uses this to say "rate limited, retrying in 20.0 s" in the cell that is waiting,
+  the batch in its progress bar (`display._format.format_retry` words it). Tasks started
+  inside the `with` inherit it.
 
 Callbacks run in the thread or task that retries, before the wait; they should return quickly.
 An exception in a callback is logged and does not stop the request.
@@ -51,11 +52,10 @@ class RetryNotice:
     def rate_limited(self) -> bool:
         return self.status_code == 429
 
-    def describe(self) -> str:
-        """`"rate limited, retrying in 20 s"`: one short line for a cell or a progress bar."""
-        wait = f"{self.wait:.0f} s" if self.wait >= 10 else f"{self.wait:.1f} s"
-        what = "rate limited" if self.rate_limited else self.reason
-        return f"{what}, retrying in {wait}"
+    @property
+    def cause(self) -> str:
+        """What the retry is for, in two or three words: `"rate limited"`, `"HTTP 503"`."""
+        return "rate limited" if self.rate_limited else self.reason
 
 
 OnRetry = Callable[[RetryNotice], object]

@@ -10,11 +10,12 @@ Standard library only.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 __all__ = [
     "format_count",
     "format_duration",
+    "format_retry",
     "format_tokens",
     "format_usage",
     "plural",
@@ -76,3 +77,17 @@ def format_usage(usage: Mapping[str, Any] | None) -> str:
     if prompt is not None and completion is not None and (prompt or completion):
         detail = f" ({round(prompt):,} in, {round(completion):,} out)"
     return format_tokens(total) + detail
+
+
+class _Retry(Protocol):
+    """What `format_retry` reads of a `RetryNotice` (client/_notices.py)."""
+
+    @property
+    def cause(self) -> str: ...
+    @property
+    def wait(self) -> float: ...
+
+
+def format_retry(notice: _Retry) -> str:
+    """`"rate limited, retrying in 20.0 s"`: a coming retry, for a cell or a progress bar."""
+    return f"{notice.cause}, retrying in {format_duration(notice.wait)}"

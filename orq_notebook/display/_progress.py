@@ -113,6 +113,10 @@ class ProgressBar:
     def set_postfix(self, values: dict[str, Any], refresh: bool = True) -> None:
         self.bar.set_postfix(values, refresh=refresh)
 
+    def note(self, text: str) -> None:
+        """A passing note after the counts, e.g. "rate limited, retrying in 20.0 s"."""
+        self.bar.set_postfix_str(text, refresh=True)
+
     # The end.
 
     def finish(self, *, ok: int, failed: int, interrupted: bool) -> None:

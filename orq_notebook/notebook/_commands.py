@@ -15,6 +15,7 @@ from ..client._exceptions import NotFoundError, OrqError
 from ..client._hints import no_content
 from ..client._notices import retry_notices
 from ..client._templating import render
+from ..display._format import format_retry
 from ..display._render import Table, format_count
 from ._attachments import attachment_options, upload_files, user_content
 from ._feedback import feedback_command, feedback_parser
@@ -456,7 +457,7 @@ def _invoke(m: Host, a: Any, cell: str | None, ns: Namespace) -> Any:
         if stream:
             result = _stream(m, key, fields, sent, version or None)
         else:
-            with retry_notices(lambda notice: print(f"⟳ {notice.describe()}")):
+            with retry_notices(lambda notice: print(f"⟳ {format_retry(notice)}")):
                 result = m.session.invoke(key, fields, sent=sent, version=version or None)
     except NotFoundError as exc:
         exc.wanted_key = key  # type: ignore[attr-defined]
@@ -491,7 +492,7 @@ def _stream(
     stream = m.session.open_stream(key, fields)
     try:
         # Retries happen before the first piece, so the wait is said on its own line above.
-        with retry_notices(lambda notice: print(f"⟳ {notice.describe()}")), stream:
+        with retry_notices(lambda notice: print(f"⟳ {format_retry(notice)}")), stream:
             for piece in stream:
                 view.append(piece)
     except KeyboardInterrupt:
