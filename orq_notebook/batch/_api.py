@@ -23,9 +23,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
+
 from ..client._client import AsyncClient, Client
 from ..client._config import Settings
 from ._engine import BatchRun, Observed, OnResult, RowSpec, rows_to_specs, shared_fields
+from ._pool import WorkerTransport
 from ._result import BatchResult, RowResult
 
 __all__ = [
@@ -54,9 +57,12 @@ def set_default_client(factory: Callable[[], AnyClient] | None) -> None:
 # -- clients -------------------------------------------------------------------------------------
 
 
-def twin_of(settings: Settings) -> AsyncClient:
+def twin_of(
+    settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None
+) -> AsyncClient:
     """A new AsyncClient with the same settings (its connections belong to the current loop)."""
     return AsyncClient(
+        transport=transport,
         api_key=settings.api_key,
         base_url=settings.base_url,
         environment=settings.environment,
@@ -78,7 +84,14 @@ async def _execute(run: BatchRun, client: AsyncClient | None, settings: Settings
     """Run on the current loop with `client`, or with a client built from `settings` and closed."""
     owned = client is None
     if client is None:
-        client = twin_of(settings) if settings is not None else AsyncClient()
+        # A client of our own gets one small pool per worker (see `_pool`): much less CPU
+        # per request at high concurrency than one shared pool.
+        pools = WorkerTransport()
+        client = (
+            twin_of(settings, transport=pools)
+            if settings is not None
+            else AsyncClient(transport=pools)
+        )
     try:
         with Observed(client):
             await run.execute(client)

@@ -19,6 +19,7 @@ import httpx
 from ..client._client import AsyncClient
 from ..client._models import REQUEST_FIELDS, Invocation, InvokeRequest
 from ._limit import AIMDLimiter, RowTrack, current_row
+from ._pool import current_worker
 from ._result import BatchResult, Rerunner, RowResult, cancelled_copy
 
 __all__ = ["BatchRun", "Observed", "OnResult", "RowSpec", "rows_to_specs", "shared_fields"]
@@ -172,8 +173,8 @@ class BatchRun:
         self._started = time.perf_counter()
         positions = iter(range(len(self.specs)))
         workers = [
-            asyncio.create_task(self._worker(client, positions))
-            for _ in range(min(self.concurrency, len(self.specs)))
+            asyncio.create_task(self._worker(client, positions, n))
+            for n in range(min(self.concurrency, len(self.specs)))
         ]
         try:
             if self._stop:
@@ -192,7 +193,8 @@ class BatchRun:
             await asyncio.gather(*workers, return_exceptions=True)
             self._ended = time.perf_counter()
 
-    async def _worker(self, client: AsyncClient, positions: Iterator[int]) -> None:
+    async def _worker(self, client: AsyncClient, positions: Iterator[int], n: int) -> None:
+        current_worker.set(n)  # its own connection pool, when the client's transport has them
         for pos in positions:
             if self._stop:
                 return
