@@ -1,8 +1,8 @@
 """orq_notebook: orq.ai prompt deployments from Jupyter, and from plain Python.
 
 `%load_ext orq_notebook` registers `%orq` / `%%orq`. In Python: `Client`, `AsyncClient`,
-`run_batch`, the `Playground` and `Compare` widgets, and a local deployments server
-(`orq_notebook.local.LocalServer`) for offline work.
+`run_batch`, `run_experiment`, the `Playground` and `Compare` widgets, and a local deployments
+server (`orq_notebook.local.LocalServer`) for offline work.
 
 Importing this package imports neither IPython nor ipywidgets: the notebook parts load
 when first used, so `%load_ext` and scripts stay fast.
@@ -44,6 +44,10 @@ if TYPE_CHECKING:
     from .batch._api import arun_batch, run_batch
     from .batch._result import BatchResult
     from .display._result import Result
+    from .experiments._catalog import Evaluator
+    from .experiments._compare import Comparison
+    from .experiments._result import ExperimentResult
+    from .experiments._run import arun_experiment, run_experiment
     from .humanloop._client import AsyncHumanloopClient, HumanloopClient
     from .notebook._apps import Compare, Playground
 
@@ -59,9 +63,12 @@ __all__ = [
     "BatchResult",
     "Client",
     "Compare",
+    "Comparison",
     "Deployment",
     "DeploymentConfig",
     "DeploymentList",
+    "Evaluator",
+    "ExperimentResult",
     "HumanloopClient",
     "InternalServerError",
     "Invocation",
@@ -80,8 +87,10 @@ __all__ = [
     "UnprocessableEntityError",
     "__version__",
     "arun_batch",
+    "arun_experiment",
     "load_ipython_extension",
     "run_batch",
+    "run_experiment",
     "unload_ipython_extension",
 ]
 
@@ -96,6 +105,11 @@ _LAZY = {
     "arun_batch": ".batch._api",
     "run_batch": ".batch._api",
     "Result": ".display._result",
+    "Comparison": ".experiments._compare",
+    "Evaluator": ".experiments._catalog",
+    "ExperimentResult": ".experiments._result",
+    "arun_experiment": ".experiments._run",
+    "run_experiment": ".experiments._run",
 }
 
 
