@@ -488,7 +488,10 @@ def test_architecture_md_names_every_folder() -> None:
 
 # --- `import orq_notebook` stays light ----------------------------------------------------------
 
-HEAVY = ["IPython", "ipywidgets", "ipykernel", "tqdm", "pandas", "uvicorn", "starlette"]
+HEAVY = [
+    "IPython", "ipywidgets", "ipykernel", "tqdm", "pandas", "uvicorn", "starlette",
+    "matplotlib", "jsonschema", "numpy",
+]  # fmt: skip
 CHECK_IMPORT = """
 import sys
 import {module}

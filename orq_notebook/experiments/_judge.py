@@ -33,7 +33,10 @@ __all__ = ["Judge", "parse_verdict"]
 
 _TRUE = {"pass", "passed", "yes", "true", "correct"}
 _FALSE = {"fail", "failed", "no", "false", "incorrect"}
-_SCORE = re.compile(r"\b(?:score|rating)\b\W{0,3}(-?\d+(?:\.\d+)?)", re.IGNORECASE)
+_SCORE = re.compile(
+    r"\b(?:score|rating)\b\s*(?:of|is|[:=])?\s*\**(-?\d+(?:\.\d+)?)(?:\s*/\s*\d+(?:\.\d+)?)?",
+    re.IGNORECASE,
+)
 _LEADING_NUMBER = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*(?:/\s*\d+(?:\.\d+)?)?(?:\s|$|[.,;:])")
 _FIRST_WORD = re.compile(r"^[\s*_#>`\"']*([A-Za-z]+)")
 
