@@ -169,8 +169,10 @@ def test_text_forms() -> None:
         ["exact_match", "valid_json", "contains:30 days", "regex:^A", "length:..400",
          "length:2..5 words", "judge:j>=3.5", "judge:j"]
     )]  # fmt: skip
-    assert names == ["exact_match", "valid_json", "contains[30 days]", "regex[^A]",
-                     "length[..400]", "length[2..5 words]", "judge[j]>=3.5", "judge[j]"]  # fmt: skip
+    assert names == [
+        "exact_match", "valid_json", "contains[30 days]", "regex[^A]", "length[..400]",
+        "length[2..5 words]", "judge[j]>=3.5", "judge[j]",
+    ]  # fmt: skip
     with pytest.raises(ValueError, match="Did you mean exact_match"):
         from_text("exact_mach")
     with pytest.raises(ValueError, match="length takes MIN..MAX"):

@@ -101,8 +101,8 @@ def run(client: Client, dataset: Any, targets: Any, evaluators: Any, **kw: Any) 
 
 
 def test_pass_rates_and_means_are_the_known_ones(client: Client) -> None:
-    result = run(client, data(10, 7), ["answer", "answer-v2"],
-                 ["exact_match", "contains:A:", Evaluator.check(lambda output: len(output))])  # fmt: skip
+    evaluators = ["exact_match", "contains:A:", Evaluator.check(lambda output: len(output))]
+    result = run(client, data(10, 7), ["answer", "answer-v2"], evaluators)
 
     assert result.counts() == {"ok": 20, "failed": 0, "stopped": 0}
     assert result.cell("answer", 3).output == "system: A: question 3"
