@@ -233,6 +233,7 @@ def test_bad_arguments_fail_before_any_request() -> None:
         (data(1, 1), [], ["exact_match"], ValueError, "at least one target"),
         (data(1, 1), ["answer"], [], ValueError, "at least one evaluator"),
         ("rows", ["answer"], ["exact_match"], TypeError, "list of dicts"),
+        (7, ["answer"], ["exact_match"], TypeError, "DataFrame, not int"),
         ([{"inputs": 3}], ["answer"], ["exact_match"], TypeError, "inputs must be a dict"),
     ]
     for dataset, targets, evaluators, kind, message in cases:

@@ -71,6 +71,11 @@ def read_dataset(dataset: Any, reference: Sequence[str] = ()) -> tuple[list[Row]
     """
     if isinstance(reference, str):
         reference = [reference]
+    if not hasattr(dataset, "__iter__") or isinstance(dataset, (str, bytes, Mapping)):
+        raise TypeError(
+            "the dataset must be a list of dicts or a pandas DataFrame, "
+            f"not {type(dataset).__name__}"
+        )
     specs, labels = rows_to_specs(dataset)
     rows = []
     for spec in specs:

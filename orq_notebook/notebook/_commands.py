@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from ..client._exceptions import NotFoundError, OrqError
 from ..client._templating import render
 from ..display._render import Table
+from ._experiment_command import experiment, experiment_parser
 from ._magic_args import (
     ArgumentError,
     MagicParser,
@@ -495,11 +496,14 @@ COMMANDS: dict[str, tuple[Callable[[MagicParser], None], Command, str]] = {
     "playground": (_p_playground, _playground, "a widget to try a deployment"),
     "compare": (_p_compare, _compare, "several deployments or contexts side by side"),
     "batch": (_p_batch, _batch, "run a deployment over many rows"),
+    "experiment": (experiment_parser, experiment, "score deployments over a dataset"),
     "help": (_p_none, _help, "this overview"),
 }
 
 # Subcommands that need orq's Deployments API (listing, configs, widgets, batch).
-_ORQ_ONLY = frozenset({"list", "config", "invalidate", "playground", "compare", "batch"})
+_ORQ_ONLY = frozenset(
+    {"list", "config", "invalidate", "playground", "compare", "batch", "experiment"}
+)
 
 HELP = "\n".join(
     [
