@@ -45,6 +45,7 @@ def experiment_parser(p: MagicParser) -> None:
     p.option("--reference", nargs="+", default=(), metavar="COLUMN",
              help="columns that evaluators read and that are not sent")  # fmt: skip
     p.option("--concurrency", type=int, default=8, metavar="N", help="requests in flight")
+    p.option("--no-progress", dest="no_progress", flag=True, help="no progress bars")
     p.option("-o", "--out", metavar="VAR", help="store the ExperimentResult in VAR")
 
 
@@ -83,6 +84,7 @@ def experiment(m: Host, a: Any, cell: str | None, ns: dict[str, Any]) -> Any:
             concurrency=a.concurrency,
             client=m.session.client,
             reference=list(a.reference),
+            progress=not a.no_progress,
         )
     except ValidationError:
         raise  # a bad request field: the magic names it
