@@ -466,3 +466,69 @@ def test_comparing_runs_and_targets(client: Client) -> None:
     between = within.compare("answer", "answer-v2").change("exact_match")
     assert between.worse == list(range(10))
     assert "worse" in comparison._repr_mimebundle_()["text/plain"]
+
+
+# -- a real kernel ---------------------------------------------------------------------------------
+
+KERNEL_CELL = """
+import sys
+assert sys.prefix == {prefix!r}, sys.prefix
+from orq_notebook import Client, run_experiment
+from orq_notebook.local import LocalServer
+
+server = LocalServer({path!r}).start()
+client = Client(base_url=server.base_url, api_key="test")
+
+print("starting", flush=True)
+result = run_experiment([{{"q": f"question {{i}}"}} for i in range(300)], ["slow", "answer"],
+                        ["contains:A:"], concurrency=2, client=client, progress=False)
+result
+"""
+
+
+@pytest.mark.notebook
+def test_a_kernel_interrupt_returns_the_partial_experiment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import time
+
+    from jupyter_client.manager import start_new_kernel
+
+    from tests.test_batch import _kernel_name
+
+    path = tmp_path / "deployments.yaml"
+    path.write_text(DEPLOYMENTS, encoding="utf-8")
+    root = str(Path(__file__).resolve().parents[1])
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [root, os.getenv("PYTHONPATH")])))
+    km, kc = start_new_kernel(kernel_name=_kernel_name(tmp_path, monkeypatch), cwd=str(tmp_path))
+    try:
+        msg_id = kc.execute(KERNEL_CELL.format(prefix=sys.prefix, path=str(path)))
+        seen: list[tuple[str, str]] = []
+        while True:
+            msg = kc.get_iopub_msg(timeout=60)
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            kind, content = msg["msg_type"], msg["content"]
+            if kind == "stream":
+                seen.append((content["name"], content["text"]))
+                if "starting" in content["text"]:
+                    time.sleep(0.5)  # 300 rows x 20 ms at 2 in flight take about 3 s
+                    km.interrupt_kernel()  # what the notebook's Interrupt button does
+            elif kind in ("execute_result", "error"):
+                seen.append((kind, content.get("data", {}).get("text/plain", content.get("ename"))))
+            elif kind == "status" and content["execution_state"] == "idle":
+                break
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+
+    results = [text for kind, text in seen if kind == "execute_result"]
+    assert len(results) == 1, seen
+    assert "(interrupted)" in results[0]
+    assert "300 rows × 2 targets" in results[0]
+    import re
+
+    stopped = re.search(r"(\d+) stopped", results[0])
+    assert stopped and int(stopped.group(1)) >= 300  # the second target never started
+    assert not [kind for kind, _ in seen if kind == "error"]
