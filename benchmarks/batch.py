@@ -166,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         workloads = [Workload(200, 10, 50, 3.5), Workload(40, 100, 20, 1.15)]
         rounds = 1
+        args.sdk_rows = min(args.sdk_rows, 5)
 
     header("Batch throughput: wall time / ideal (rows x delay / concurrency)")
     rows: list[list[str]] = [

@@ -39,16 +39,19 @@ def plot_png(result: ExperimentResult, *, dpi: int = 100) -> bytes | None:
     if means:
         panels.append(("mean score (95% t interval)", means))
     rows_tall = max([len(p[1]) for p in panels] + [1])
-    width = 3.4 * len(panels) + 5.0
-    height = 1.1 + 0.28 * rows_tall * len(targets) + 0.25 * rows_tall
-    fig = Figure(figsize=(width, max(2.2, height)), dpi=dpi, facecolor="white")
+    score_height = 0.5 + (0.22 * len(targets) + 0.2) * rows_tall
+    bar_height = 0.5 + 0.3 * len(targets)
+    fig = Figure(figsize=(7.0, 0.45 + score_height + bar_height), dpi=dpi, facecolor="white")
     FigureCanvasAgg(fig)
-    ratios = [1.2] * len(panels) + [0.8, 0.8]
-    axes = fig.subplots(1, len(panels) + 2, squeeze=False, width_ratios=ratios)[0]
-    for ax, (title, names) in zip(axes, panels, strict=False):
+    grid = fig.add_gridspec(2, 2, height_ratios=(score_height, bar_height))
+    if len(panels) == 2:
+        score_axes = [fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[0, 1])]
+    else:
+        score_axes = [fig.add_subplot(grid[0, :])] if panels else []
+    for ax, (title, names) in zip(score_axes, panels, strict=True):
         _scores(ax, result, names, targets, title, percent=title.startswith("pass"))
-    _latency(axes[len(panels)], result, targets)
-    _tokens(axes[len(panels) + 1], result, targets)
+    _latency(fig.add_subplot(grid[1, 0]), result, targets)
+    _tokens(fig.add_subplot(grid[1, 1]), result, targets)
     handles = [_patch(fig, _COLOURS[i % len(_COLOURS)], name) for i, name in enumerate(targets)]
     fig.legend(
         handles=handles, loc="upper center", ncol=min(len(targets), 4), frameon=False,

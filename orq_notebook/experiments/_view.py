@@ -14,8 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from ..display._render import (
     MUTED_STYLE,
+    Markup,
     Table,
     escape_html,
+    escape_markdown,
     format_duration,
     format_tokens,
     mimebundle,
@@ -59,22 +61,36 @@ def headline(result: ExperimentResult) -> str:
 
 
 def summary_table(result: ExperimentResult) -> Table:
-    """One line per target: answered rows, each evaluator's figure, latency, tokens."""
-    rows = []
-    for t in result.target_names:
-        c = result.counts(t)
-        line: dict[str, Any] = {"target": t, "answered": f"{c['ok']}/{len(result.rows)}"}
-        for e in result.evaluator_names:
+    """The figures: one column per target, one line per evaluator, then latency and tokens
+    (targets are few and evaluators many, so this stays narrow)."""
+    targets = result.target_names
+    lines: list[dict[str, Any]] = []
+
+    def line(label: str, values: dict[str, str]) -> None:
+        lines.append({"": label, **values})
+
+    line("answered", {t: f"{result.counts(t)['ok']}/{len(result.rows)}" for t in targets})
+    for e in result.evaluator_names:
+        figures = {}
+        for t in targets:
             s = result.summarize(t, e)
-            line[e] = s.describe() + (f" ({s.errors} !)" if s.errors else "")
-        p50, p95 = result.latency(t, 50), result.latency(t, 95)
-        line["latency p50 / p95"] = f"{format_duration(p50)} / {format_duration(p95)}"
+            figures[t] = s.describe() + (f" ({s.errors} !)" if s.errors else "")
+        line(e, figures)
+    line(
+        "latency p50 / p95",
+        {
+            t: f"{format_duration(result.latency(t, 50))} / "
+            f"{format_duration(result.latency(t, 95))}"
+            for t in targets
+        },
+    )
+    tokens = {}
+    for t in targets:
         total, mean = result.tokens(t)
-        line["tokens"] = format_tokens(total) + (f" ({mean:.0f}/row)" if mean is not None else "")
-        rows.append(line)
-    columns = ["target", "answered", *result.evaluator_names, "latency p50 / p95", "tokens"]
+        tokens[t] = format_tokens(total) + (f" ({mean:.0f}/answer)" if mean is not None else "")
+    line("tokens", tokens)
     note = "pass rates with 95% Wilson intervals; means with 95% t intervals; ! = errors"
-    return Table(rows, columns=columns, footer=note, max_width=40)
+    return Table(lines, columns=["", *targets], footer=note, max_width=40)
 
 
 def rows_table(result: ExperimentResult, limit: int = _ROWS_SHOWN) -> Table:
@@ -88,8 +104,13 @@ def rows_table(result: ExperimentResult, limit: int = _ROWS_SHOWN) -> Table:
         for t in result.target_names:
             cell = result.cells[(t, r.index)]
             scored = " ".join(score_mark(cell.scores.get(e)) for e in result.evaluator_names)
-            answer = cell.output if cell.ok else f"[{cell.status}] {cell.error or ''}"
-            line[t] = f"{scored} | {shorten(answer, 50)}"
+            answer = shorten(cell.output if cell.ok else f"[{cell.status}] {cell.error or ''}", 80)
+            line[t] = Markup(
+                f"{scored} | {answer}",
+                f'<b>{escape_html(scored)}</b><br><span style="{MUTED_STYLE}">'
+                f"{escape_html(answer)}</span>",
+                f"**{escape_markdown(scored, block=False)}** {escape_markdown(answer, block=False)}",
+            )
         lines.append(line)
     more = len(result.rows) - limit
     footer = f"scores in the order: {marks}"
@@ -122,8 +143,13 @@ def _picture_html(result: ExperimentResult) -> str:
     alt = escape_html(f"scores, latency and tokens of {', '.join(result.target_names)}")
     return (
         f'<img src="data:image/png;base64,{data}" alt="{alt}" '
-        'style="max-width:100%;height:auto;margin:.4em 0;border-radius:4px">'
+        f'style="width:100%;max-width:{_png_width(png)}px;height:auto;margin:.4em 0;'
+        'border-radius:4px">'
     )
+
+
+def _png_width(png: bytes) -> int:
+    return int.from_bytes(png[16:20], "big")  # the IHDR chunk's width, right after the header
 
 
 def _html(result: ExperimentResult) -> str:
