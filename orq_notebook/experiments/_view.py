@@ -109,7 +109,7 @@ def rows_table(result: ExperimentResult, limit: int = _ROWS_SHOWN) -> Table:
                 f"{scored} | {answer}",
                 f'<b>{escape_html(scored)}</b><br><span style="{MUTED_STYLE}">'
                 f"{escape_html(answer)}</span>",
-                f"**{escape_markdown(scored, block=False)}** {escape_markdown(answer, block=False)}",
+                f"**{_md(scored)}** {_md(answer)}",
             )
         lines.append(line)
     more = len(result.rows) - limit
@@ -117,6 +117,10 @@ def rows_table(result: ExperimentResult, limit: int = _ROWS_SHOWN) -> Table:
     if more > 0:
         footer += f" · … {more} more rows (.to_pandas('wide') has them all)"
     return Table(lines, footer=footer, max_width=60)
+
+
+def _md(text: str) -> str:
+    return escape_markdown(text, block=False)
 
 
 def _compact(value: Any) -> str:
