@@ -138,5 +138,6 @@ def test_https_pools_share_one_verifying_context_and_http_pools_trust_nothing() 
     assert transport._context(True) is verifying  # built once: reading CAs costs ~20 ms
     assert verifying.verify_mode.name == "CERT_REQUIRED" and verifying.check_hostname
     plain = transport._context(False)
+    assert transport._context(False) is plain
     assert plain.verify_mode.name == "CERT_REQUIRED"
     assert plain.cert_store_stats()["x509_ca"] == 0  # could verify no server at all

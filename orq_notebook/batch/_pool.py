@@ -36,6 +36,7 @@ class WorkerTransport(httpx.AsyncBaseTransport):
     def __init__(self) -> None:
         self._pools: dict[tuple[int | None, bool], httpx.AsyncHTTPTransport] = {}
         self._tls: ssl.SSLContext | None = None
+        self._plain: ssl.SSLContext | None = None
 
     def _pool(self, https: bool) -> httpx.AsyncHTTPTransport:
         slot = (current_worker.get(), https)
@@ -50,7 +51,9 @@ class WorkerTransport(httpx.AsyncBaseTransport):
         # every https pool, and plain-http pools (which never use theirs) get one that trusts
         # no certificate, so that even by mistake it could not connect to anything.
         if not https:
-            return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            if self._plain is None:
+                self._plain = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            return self._plain
         if self._tls is None:
             self._tls = httpx.create_ssl_context(trust_env=True)
         return self._tls
