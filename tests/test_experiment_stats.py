@@ -88,3 +88,15 @@ def test_sign_flip_exact_and_sampled() -> None:
     assert many == pytest.approx(1 / 20_001)
     assert sign_flip_test([1.0] * 20) == many  # reproducible
     assert sign_flip_test([1.0, -1.0] * 10) == 1.0
+
+
+def test_wilson_bounds_are_exact_at_all_and_none_and_hold_the_estimate() -> None:
+    # Computed naively, 40 of 40 gave an upper bound a rounding error below 1, which made
+    # the picture's error bar negative (found by the real-kernel interrupt test).
+    for n in range(1, 301):
+        assert wilson_interval(n, n).high == 1.0
+        assert wilson_interval(0, n).low == 0.0
+        for k in (1, n // 2, n - 1):
+            i = wilson_interval(k, n)
+            assert i.low is not None and i.high is not None and i.estimate is not None
+            assert i.low <= i.estimate <= i.high

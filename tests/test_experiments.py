@@ -532,3 +532,19 @@ def test_a_kernel_interrupt_returns_the_partial_experiment(
     stopped = re.search(r"(\d+) stopped", results[0])
     assert stopped and int(stopped.group(1)) >= 300  # the second target never started
     assert not [kind for kind, _ in seen if kind == "error"]
+
+
+def test_a_picture_that_fails_leaves_the_figures(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from orq_notebook.experiments import _plot
+
+    def broken(result: Any, **kw: Any) -> bytes:
+        raise ValueError("no room")
+
+    result = run(client, data(40, 40), ["answer"], ["exact_match"])
+    assert "<img" in result._repr_mimebundle_()["text/html"]  # 40 of 40: bounds exactly 1
+    monkeypatch.setattr(_plot, "plot_png", broken)
+    html = result._repr_mimebundle_()["text/html"]
+    assert "the picture could not be drawn: ValueError: no room" in html
+    assert "100% [91%, 100%]" in html

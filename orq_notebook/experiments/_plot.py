@@ -97,7 +97,8 @@ def _scores(
             x = interval.estimate
             if interval.low is not None and interval.high is not None:
                 ax.errorbar(
-                    x, y, xerr=[[x - interval.low], [interval.high - x]], fmt="o",
+                    x, y, xerr=[[max(0.0, x - interval.low)], [max(0.0, interval.high - x)]],
+                    fmt="o",
                     color=colour, capsize=3, markersize=5, linewidth=1.5,
                 )  # fmt: skip
             else:

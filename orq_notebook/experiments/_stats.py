@@ -74,7 +74,10 @@ def wilson_interval(passed: int, n: int, confidence: float = 0.95) -> Interval:
     p = passed / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return Interval(p, max(0.0, centre - half), min(1.0, centre + half), n)
+    # At 0 or n passes the bound is exactly 0 or 1; computed, it can miss by a rounding error.
+    low = 0.0 if passed == 0 else max(0.0, centre - half)
+    high = 1.0 if passed == n else min(1.0, centre + half)
+    return Interval(p, min(low, p), max(high, p), n)
 
 
 def _t_central(t: float, df: int) -> float:

@@ -140,7 +140,11 @@ def _text_plain(result: ExperimentResult) -> str:
 def _picture_html(result: ExperimentResult) -> str:
     from ._plot import plot_png
 
-    png = plot_png(result)
+    try:
+        png = plot_png(result)
+    except Exception as exc:  # a picture that cannot be drawn must not hide the figures
+        note = f"(the picture could not be drawn: {type(exc).__name__}: {exc})"
+        return f'<div style="{MUTED_STYLE};margin:.3em 0">{escape_html(note)}</div>'
     if png is None:
         return f'<div style="{MUTED_STYLE};margin:.3em 0">{escape_html(PLOT_HINT)}</div>'
     data = base64.b64encode(png).decode("ascii")
