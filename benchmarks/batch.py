@@ -19,7 +19,9 @@ Contenders, interleaved round by round:
 * the official `orq-ai-sdk`'s sequential loop, as its docs show it (only the 200-row
   workload, on `--sdk-rows` rows, scaled up; `--no-sdk` skips it).
 
-Usage: `.venv/bin/python benchmarks/batch.py [--quick] [--rounds 5] [--no-sdk]`
+Usage: `.venv/bin/python benchmarks/batch.py [--quick] [--rounds 5] [--no-sdk] [--profile]`
+(`--profile` adds a cProfile of one run of each contender: the time in failed imports, in
+httpcore's pool scans and in building TLS contexts)
 """
 
 from __future__ import annotations
@@ -157,11 +159,47 @@ def measure(w: Workload, rounds: int) -> tuple[dict[str, list[float]], dict[str,
     return out, cpu
 
 
+_HOTSPOTS = {
+    "failed imports (sniffio)": ("_find_and_load",),
+    "pool scans (httpcore)": ("_assign_requests_to_connections",),
+    "TLS contexts": ("load_verify_locations",),
+}
+
+
+def profile(w: Workload) -> None:
+    """Where each contender's client CPU goes (cProfile, one run each): the two causes."""
+    import cProfile
+    import pstats
+
+    rows = [{"question": f"question {i}"} for i in range(w.rows)]
+    table_rows = [["contender", "profiled", *_HOTSPOTS]]
+    with serve(DEPLOYMENTS.format(key=KEY, delay_ms=w.delay_ms)) as url:
+        with Client(base_url=url, api_key="x") as client:
+            client.deployments.invoke(KEY, inputs=rows[0])
+        for name, run in (("run_batch", _ours), ("before", _before)):
+            profiler = cProfile.Profile()
+            profiler.enable()
+            run(url, rows, w)
+            profiler.disable()
+            stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+            total = max(ct for (_, _, _, ct, _) in stats.values())
+            line = [name, f"{total:.2f} s"]
+            for functions in _HOTSPOTS.values():
+                spent = sum(ct for (_, _, fn), (_, _, _, ct, _) in stats.items() if fn in functions)
+                line.append(f"{spent:.2f} s ({spent / total:.0%})")
+            table_rows.append(line)
+    print(f"\ncProfile of one run each, {w.name} (cumulative time in):")
+    table(table_rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = parser(__doc__)
     p.add_argument("--rounds", type=int, default=5, help="runs of each contender (median)")
     p.add_argument("--sdk-rows", type=int, default=20, help="rows for the SDK loop")
     p.add_argument("--no-sdk", action="store_true", help="skip the official SDK loop")
+    p.add_argument(
+        "--profile", action="store_true", help="also profile where the client's CPU goes"
+    )
     args = p.parse_args(argv)
     sys.meta_path.insert(0, _HIDE)
 
@@ -202,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
     if sdk:
         print()
         print(sdk)
+    if args.profile:
+        profile(workloads[0])
     return 0
 
 
