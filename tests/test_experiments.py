@@ -466,6 +466,11 @@ def test_comparing_runs_and_targets(client: Client) -> None:
     between = within.compare("answer", "answer-v2").change("exact_match")
     assert between.worse == list(range(10))
     assert "worse" in comparison._repr_mimebundle_()["text/plain"]
+    shuffled = run(client, data(10, 10)[::-1], ["answer"], ["exact_match"])
+    with pytest.raises(ValueError, match="row 0 differs between the runs"):
+        shuffled.compare(before)
+    with pytest.raises(ValueError, match="the same dataset"):
+        run(client, data(3, 3), ["answer"], ["exact_match"]).compare(before)
 
 
 # -- a real kernel ---------------------------------------------------------------------------------

@@ -189,6 +189,12 @@ def compare_runs(before: ExperimentResult, after: ExperimentResult) -> Compariso
             f"the runs have {len(before.rows)} and {len(after.rows)} rows; a paired "
             "comparison needs the same dataset"
         )
+    for old, new in zip(before.rows, after.rows, strict=True):
+        if old.inputs != new.inputs or old.messages != new.messages:
+            raise ValueError(
+                f"row {new.index} differs between the runs (inputs or messages); a paired "
+                "comparison needs the same dataset in the same order"
+            )
     kinds = {e.name: e.kind for e in after.evaluators}
     shared_evaluators = [e.name for e in before.evaluators if e.name in kinds]
     shared_targets = [t for t in before.target_names if t in after.target_names]
