@@ -16,6 +16,8 @@ Contenders, interleaved round by round:
   shared by all workers (`arun_batch` through one `AsyncClient`) and httpcore's failed
   `import sniffio` on every lock set-up, re-created by a finder that searches `sys.path` for
   a module that is not there, as a missing sniffio did;
+* `raw httpx`: the floor, a bare `httpx.AsyncClient` POST per row through the same
+  per-worker pools (no request model, no retries, no hooks);
 * the official `orq-ai-sdk`'s sequential loop, as its docs show it (only the 200-row
   workload, on `--sdk-rows` rows, scaled up; `--no-sdk` skips it).
 
@@ -36,10 +38,12 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from _common import header, median, parser, serve, spread, table, verdict
+import httpx
+from _common import header, median, paired, parser, serve, spread, table, verdict
 
 from orq_notebook import AsyncClient, Client
 from orq_notebook.batch._api import arun_batch, run_batch
+from orq_notebook.batch._pool import WorkerTransport, current_worker
 
 KEY = "bench"
 DEPLOYMENTS = """\
@@ -120,6 +124,29 @@ def _before(url: str, rows: list[dict[str, str]], w: Workload) -> float:
         return asyncio.run(main())
 
 
+def _raw(url: str, rows: list[dict[str, str]], w: Workload) -> float:
+    """The floor: raw httpx, the same per-worker pools, a bare POST and `json()` per row."""
+
+    async def main() -> float:
+        async with httpx.AsyncClient(transport=WorkerTransport(), base_url=url) as http:
+            pending = iter(rows)
+            headers = {"Authorization": "Bearer x"}
+
+            async def worker(n: int) -> None:
+                current_worker.set(n)
+                for row in pending:
+                    body = {"key": KEY, "inputs": row, "invoke_options": {"include_usage": True}}
+                    response = await http.post("/v2/deployments/invoke", json=body, headers=headers)
+                    response.raise_for_status()
+                    response.json()
+
+            started = time.perf_counter()
+            await asyncio.gather(*(worker(n) for n in range(w.concurrency)))
+            return time.perf_counter() - started
+
+    return asyncio.run(main())
+
+
 def _check(result: Any, w: Workload) -> None:
     if result.counts()["ok"] != w.rows:
         raise SystemExit(f"batch run failed: {result!r}")
@@ -146,6 +173,7 @@ def measure(w: Workload, rounds: int) -> tuple[dict[str, list[float]], dict[str,
         contenders: dict[str, Callable[[], float]] = {
             "run_batch": lambda: _ours(url, rows, w),
             "before": lambda: _before(url, rows, w),
+            "raw httpx": lambda: _raw(url, rows, w),
         }
         out: dict[str, list[float]] = {name: [] for name in contenders}
         cpu: dict[str, list[float]] = {name: [] for name in contenders}
@@ -213,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     header("Batch throughput: wall time / ideal (rows x delay / concurrency)")
     rows: list[list[str]] = [
         ["workload", "contender", "wall / ideal (median)", "spread", "goal", "result",
-         "client CPU per row"]
+         "÷ raw httpx (paired)", "client CPU per row"]
     ]  # fmt: skip
     sdk: str | None = None
     for w in workloads:
@@ -223,9 +251,11 @@ def main(argv: list[str] | None = None) -> int:
             goal = f"<= {w.goal:g}x" if name == "run_batch" else ""
             result = verdict(median(ratios) <= w.goal) if name == "run_batch" else "(info)"
             per_row = f"{median(cpu[name]) / w.rows * 1000:.2f} ms"
+            vs_raw = "" if name == "raw httpx" else f"{paired(values, walls['raw httpx']):.2f}x"
             rows.append(
-                [w.name, name, f"{median(ratios):.2f}x", spread(ratios), goal, result, per_row]
-            )
+                [w.name, name, f"{median(ratios):.2f}x", spread(ratios), goal, result, vs_raw,
+                 per_row]
+            )  # fmt: skip
         if w.delay_ms == 100 and not args.no_sdk:
             sdk_rows = [{"question": f"question {i}"} for i in range(min(args.sdk_rows, w.rows))]
             with serve(DEPLOYMENTS.format(key=KEY, delay_ms=w.delay_ms)) as url:
