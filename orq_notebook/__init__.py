@@ -1,8 +1,8 @@
 """orq_notebook: orq.ai prompt deployments from Jupyter, and from plain Python.
 
 `%load_ext orq_notebook` registers `%orq` / `%%orq`. In Python: `Client`, `AsyncClient`,
-content parts for messages (`image`, `file_part`, `user_message`), `run_batch`, the
-`Playground` and `Compare` widgets, a local deployments server
+content parts for messages (`image`, `file_part`, `user_message`), `run_batch`,
+`run_experiment`, the `Playground` and `Compare` widgets, a local deployments server
 (`orq_notebook.local.LocalServer`) for offline work, and `Recording`s of exchanges that
 replay offline (`Client(record=FILE)`, `LocalServer(replay=FILE)`).
 
@@ -50,6 +50,10 @@ if TYPE_CHECKING:
     from .client._feedback import FeedbackRecord
     from .client._files import File, FileList
     from .display._result import Result
+    from .experiments._catalog import Evaluator
+    from .experiments._compare import Comparison
+    from .experiments._result import ExperimentResult
+    from .experiments._run import arun_experiment, run_experiment
     from .humanloop._client import AsyncHumanloopClient, HumanloopClient
     from .notebook._apps import Compare, Playground
 
@@ -66,9 +70,12 @@ __all__ = [
     "BatchResult",
     "Client",
     "Compare",
+    "Comparison",
     "Deployment",
     "DeploymentConfig",
     "DeploymentList",
+    "Evaluator",
+    "ExperimentResult",
     "FeedbackRecord",
     "File",
     "FileList",
@@ -91,10 +98,12 @@ __all__ = [
     "UnprocessableEntityError",
     "__version__",
     "arun_batch",
+    "arun_experiment",
     "file_part",
     "image",
     "load_ipython_extension",
     "run_batch",
+    "run_experiment",
     "unload_ipython_extension",
     "user_message",
 ]
@@ -118,6 +127,11 @@ _LAZY = {
     "FeedbackRecord": ".client._feedback",
     "File": ".client._files",
     "FileList": ".client._files",
+    "Comparison": ".experiments._compare",
+    "Evaluator": ".experiments._catalog",
+    "ExperimentResult": ".experiments._result",
+    "arun_experiment": ".experiments._run",
+    "run_experiment": ".experiments._run",
 }
 
 

@@ -65,8 +65,19 @@ FOLDERS: dict[str, tuple[str, ...]] = {
     "local": ("client", "humanloop"),
     "widgets": ("display", "client"),
     "batch": ("display", "client"),
-    "notebook": ("batch", "widgets", "local", "display", "humanloop", "client"),
-    "entry": ("notebook", "batch", "widgets", "local", "display", "humanloop", "client", "version"),
+    "experiments": ("batch", "display", "client"),
+    "notebook": ("experiments", "batch", "widgets", "local", "display", "humanloop", "client"),
+    "entry": (
+        "notebook",
+        "experiments",
+        "batch",
+        "widgets",
+        "local",
+        "display",
+        "humanloop",
+        "client",
+        "version",
+    ),
 }
 
 NOTEBOOK_LIBS = ("IPython", "ipywidgets", "ipykernel", "traitlets")
@@ -139,6 +150,11 @@ RULES = [
         "batch runs without IPython or widgets (a script, CI)",
     ),
     Rule(
+        _in("experiments"),
+        (*NOTEBOOK_LIBS, *HTTP_LIBS, *CLIENT_IO),
+        "experiments run without IPython or widgets, and talk to the API only through batch",
+    ),
+    Rule(
         (f"{PACKAGE}.notebook.*",),
         _in("humanloop"),
         "Humanloop reaches the notebook only through the backend seam",
@@ -156,7 +172,9 @@ RULES = [
         exempt=_ours("notebook._magics"),
     ),
     Rule(
-        _in("client", "humanloop", "display", "widgets", "batch", "local", "notebook"),
+        _in(
+            "client", "humanloop", "display", "widgets", "batch", "experiments", "local", "notebook"
+        ),
         (ROOT_TARGET,),
         "the package root imports the client and the public API; import the module you need",
     ),
@@ -476,7 +494,10 @@ def test_architecture_md_names_every_folder() -> None:
 
 # --- `import orq_notebook` stays light ----------------------------------------------------------
 
-HEAVY = ["IPython", "ipywidgets", "ipykernel", "tqdm", "pandas", "uvicorn", "starlette"]
+HEAVY = [
+    "IPython", "ipywidgets", "ipykernel", "tqdm", "pandas", "uvicorn", "starlette",
+    "matplotlib", "jsonschema", "numpy",
+]  # fmt: skip
 CHECK_IMPORT = """
 import sys
 import {module}

@@ -23,12 +23,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import httpx
+
 from ..client._client import AsyncClient, Client
 from ..client._config import Settings
 from ..client._exceptions import ArgumentTypeError
 from ..client._notices import retry_notices
 from ._engine import BatchRun, Observed, OnResult, RowSpec, rows_to_specs, shared_fields
 from ._feedback import FeedbackReport, send_rows_feedback
+from ._pool import WorkerTransport
 from ._result import BatchResult, RowResult
 
 if TYPE_CHECKING:
@@ -60,9 +63,11 @@ def set_default_client(factory: Callable[[], AnyClient] | None) -> None:
 # -- clients -------------------------------------------------------------------------------------
 
 
-def twin_of(settings: Settings) -> AsyncClient:
+def twin_of(
+    settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None
+) -> AsyncClient:
     """A new AsyncClient with the same settings (its connections belong to the current loop)."""
-    return AsyncClient(**settings.client_kwargs())
+    return AsyncClient(transport=transport, **settings.client_kwargs())
 
 
 def _given(client: AnyClient | None) -> AnyClient | None:
@@ -79,7 +84,14 @@ async def _execute(run: BatchRun, client: AsyncClient | None, settings: Settings
     """Run on the current loop with `client`, or with a client built from `settings` and closed."""
     owned = client is None
     if client is None:
-        client = twin_of(settings) if settings is not None else AsyncClient()
+        # A client of our own gets one small pool per worker (see `_pool`): much less CPU
+        # per request at high concurrency than one shared pool.
+        pools = WorkerTransport()
+        client = (
+            twin_of(settings, transport=pools)
+            if settings is not None
+            else AsyncClient(transport=pools)
+        )
     try:
         with Observed(client), retry_notices(run.show_retry):
             await run.execute(client)

@@ -24,6 +24,7 @@ from ..client._models import REQUEST_FIELDS, Invocation, InvokeRequest
 from ..client._notices import RetryNotice
 from ..display._format import format_retry
 from ._limit import AIMDLimiter, RowTrack, current_row
+from ._pool import current_worker
 from ._result import BatchResult, Rerunner, RowResult, as_messages, cancelled_copy
 
 __all__ = ["BatchRun", "Observed", "OnResult", "RowSpec", "rows_to_specs", "shared_fields"]
@@ -185,8 +186,8 @@ class BatchRun:
         self._started = time.perf_counter()
         positions = iter(range(len(self.specs)))
         workers = [
-            asyncio.create_task(self._worker(client, positions))
-            for _ in range(min(self.concurrency, len(self.specs)))
+            asyncio.create_task(self._worker(client, positions, n))
+            for n in range(min(self.concurrency, len(self.specs)))
         ]
         try:
             if self._stop:
@@ -205,7 +206,8 @@ class BatchRun:
             await asyncio.gather(*workers, return_exceptions=True)
             self._ended = time.perf_counter()
 
-    async def _worker(self, client: AsyncClient, positions: Iterator[int]) -> None:
+    async def _worker(self, client: AsyncClient, positions: Iterator[int], n: int) -> None:
+        current_worker.set(n)  # its own connection pool, when the client's transport has them
         for pos in positions:
             if self._stop:
                 return

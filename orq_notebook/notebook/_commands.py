@@ -18,6 +18,7 @@ from ..client._templating import render
 from ..display._format import format_retry
 from ..display._render import Table, format_count
 from ._attachments import attachment_options, upload_files, user_content
+from ._experiment_command import experiment, experiment_parser
 from ._feedback import feedback_command, feedback_parser
 from ._magic_args import (
     ArgumentError,
@@ -540,12 +541,23 @@ COMMANDS: dict[str, tuple[Callable[[MagicParser], None], Command, str]] = {
     "compare": (_p_compare, _compare, "several deployments or contexts side by side"),
     "batch": (_p_batch, _batch, "run a deployment over many rows"),
     "feedback": (feedback_parser, feedback_command, "rate the last answer: good or bad"),
+    "experiment": (experiment_parser, experiment, "score deployments over a dataset"),
     "help": (_p_none, _help, "this overview"),
 }
 
 # Subcommands that need orq's Deployments API (listing, configs, widgets, batch).
 _ORQ_ONLY = frozenset(
-    {"list", "config", "invalidate", "versions", "playground", "compare", "batch", "feedback"}
+    {
+        "list",
+        "config",
+        "invalidate",
+        "versions",
+        "playground",
+        "compare",
+        "batch",
+        "experiment",
+        "feedback",
+    }
 )
 
 HELP = "\n".join(
