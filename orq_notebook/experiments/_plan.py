@@ -38,7 +38,7 @@ class Row:
 
     index: int
     inputs: dict[str, Any]
-    messages: list[Any] | None = None
+    messages: list[Any] | str | None = None  # a string is one user message, as in batch
     context: dict[str, Any] | None = None
     expected: Any = None
     reference: dict[str, Any] = field(default_factory=dict)

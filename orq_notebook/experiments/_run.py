@@ -16,6 +16,7 @@ from typing import Any
 
 from ..batch._api import arun_batch, run_batch
 from ..batch._engine import shared_fields
+from ..batch._result import as_messages
 from ..client._exceptions import OrqError
 from ._base import BaseEvaluator, Case, Kind, Score
 from ._catalog import resolve_evaluators
@@ -107,7 +108,8 @@ class _Driver:
 
     def _case(self, target: Target, cell: Cell) -> Case:
         row = self.rows[cell.row]
-        return Case(cell.output, row.expected, row.inputs, row.reference, row.messages, target.name)
+        messages = None if row.messages is None else as_messages(row.messages)
+        return Case(cell.output, row.expected, row.inputs, row.reference, messages, target.name)
 
     def _take_answers(self, target: Target, outcome: Any) -> None:
         if isinstance(outcome, OrqError):
