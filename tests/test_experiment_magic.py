@@ -115,7 +115,7 @@ def test_mistakes_are_one_line_and_send_nothing(ip: InteractiveShell) -> None:
     assert "the dataset must be a list of dicts or a pandas DataFrame, not int" in usage_error(
         ip, "experiment --from test_number --targets v1 --eval exact_match"
     )
-    assert "concurrency must be at least 1" in usage_error(
+    assert "concurrency takes a whole number of 1 or more, not 0" in usage_error(
         ip, "experiment --from test_cases --targets v1 --eval exact_match --concurrency 0"
     )
 
