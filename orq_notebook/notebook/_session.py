@@ -6,7 +6,9 @@ It never imports IPython: the magics drive it, and so can a plain script.
 
 from __future__ import annotations
 
+import asyncio
 import time
+import weakref
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -103,9 +105,15 @@ class Session:
         self.threads: dict[str, list[dict[str, Any]]] = {}
         self.last: Result | None = None
         self._client: Client | None = None
-        self._aclient: AsyncClient | None = None
+        # One AsyncClient per event loop: its pooled connections belong to the loop that
+        # opened them (the widgets run on their own loop, `await` in a cell on the kernel's).
+        self._aclients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncClient] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._loopless: AsyncClient | None = None
         self._humanloop: HumanloopRunner | None = None
         self._deployments: list[Deployment] | None = None
+        self._listed_without: set[str] = set()  # keys a fresh list did not have
 
     # -- where the session points -----------------------------------------------------------
 
@@ -122,11 +130,26 @@ class Session:
 
         With `humanloop=True`, at Humanloop's v4 API instead: `url`, else `HUMANLOOP_BASE_URL`,
         else the retired hosted API; `local` serves the file and uses its `/v4` routes.
+        If the new connection cannot be made (a local server that does not start), the
+        session stays as it was.
         """
-        self.close()
+        conn = self.open_connection(
+            url=url, local=local, api_key=api_key, key_source=key_source, humanloop=humanloop
+        )
+        return self.switch_to(conn)
+
+    def open_connection(
+        self,
+        *,
+        url: str | None = None,
+        local: str | Path | None = None,
+        api_key: str | None = None,
+        key_source: str | None = None,
+        humanloop: bool = False,
+    ) -> Connection:
+        """A new connection (its local server started), not yet used by the session."""
         if humanloop:
-            self.connection = self._humanloop_connection(url, local, api_key)
-            return self.connection
+            return self._humanloop_connection(url, local, api_key)
         settings = Settings.resolve(api_key=api_key, base_url=url)
         source = key_source or settings.api_key_source
         if local is not None:
@@ -134,19 +157,22 @@ class Session:
 
             server = LocalServer(local)
             server.start()
-            self.connection = Connection(
+            return Connection(
                 "local",
                 server.base_url,
                 api_key=None,
                 server=server,
                 deployments_file=str(local),
             )
-        else:
-            kind = "orq" if any(h in settings.base_url for h in ORQ_HOSTS) else "url"
-            self.connection = Connection(
-                kind, settings.base_url, api_key=settings.api_key, key_source=source
-            )
-        return self.connection
+        kind = "orq" if any(h in settings.base_url for h in ORQ_HOSTS) else "url"
+        return Connection(kind, settings.base_url, api_key=settings.api_key, key_source=source)
+
+    def switch_to(self, conn: Connection) -> Connection:
+        """Use `conn` from now on: the old connection's clients close, its server stops."""
+        if conn is not self.connection:
+            self.close()
+        self.connection = conn
+        return conn
 
     def _humanloop_connection(
         self, url: str | None, local: str | Path | None, api_key: str | None
@@ -168,7 +194,13 @@ class Session:
         """Whether the session points at Humanloop's v4 API (`%orq connect --humanloop`)."""
         return self.connection is not None and self.connection.kind.startswith("humanloop")
 
+    @property
+    def connected(self) -> bool:
+        """Whether `%orq connect` (or a first call) has chosen where the session points."""
+        return self.connection is not None
+
     def ensure_connection(self) -> Connection:
+        """The connection; before any connect, orq.ai (or ORQ_BASE_URL) with ORQ_API_KEY."""
         if self.connection is None:
             settings = Settings.resolve()
             kind = "orq" if any(h in settings.base_url for h in ORQ_HOSTS) else "url"
@@ -214,9 +246,17 @@ class Session:
 
     @property
     def aclient(self) -> AsyncClient:
-        if self._aclient is None:
-            self._aclient = AsyncClient(**self._client_kwargs())
-        return self._aclient
+        """The AsyncClient for the running event loop (one per loop, made on first use)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # not in a loop: a client for whichever loop uses it first
+            if self._loopless is None:
+                self._loopless = AsyncClient(**self._client_kwargs())
+            return self._loopless
+        client = self._aclients.get(loop)
+        if client is None:
+            client = self._aclients[loop] = AsyncClient(**self._client_kwargs())
+        return client
 
     def backend(self) -> ClientBackend:
         return ClientBackend(lambda: self.aclient)
@@ -263,10 +303,14 @@ class Session:
         if self._humanloop is not None:
             self._humanloop.close()
             self._humanloop = None
-        # The async client's connections belong to the kernel's loop; dropping the reference
-        # lets them close with it rather than awaiting from synchronous code.
-        self._client = self._aclient = None
+        # Each async client is closed on its own loop (its connections belong to it).
+        for loop, aclient in list(self._aclients.items()):
+            if loop.is_running() and not loop.is_closed():
+                asyncio.run_coroutine_threadsafe(aclient.aclose(), loop)
+        self._aclients.clear()
+        self._client = self._loopless = None
         self._deployments = None
+        self._listed_without = set()
 
     def close(self) -> None:
         """Close clients and stop a local server this session started."""
@@ -280,7 +324,28 @@ class Session:
     def deployments(self, *, refresh: bool = False) -> list[Deployment]:
         if self._deployments is None or refresh:
             self._deployments = list(self.client.deployments.iter())
+            if refresh:
+                self._listed_without.clear()
         return self._deployments
+
+    def deployment(self, key: str) -> Deployment | None:
+        """`key`'s deployment from the list (fetched once, again once for a key not in it)."""
+        found = self.cached_deployment(key)
+        if found is None and key not in self._listed_without:
+            found = next((d for d in self.deployments(refresh=True) if key in (d.key, d.id)), None)
+            if found is None:
+                self._listed_without.add(key)
+        return found
+
+    def version_of(self, key: str) -> str | None:
+        """The version of deployment `key` (None for Humanloop, or when it cannot be listed)."""
+        if self.is_humanloop:
+            return None
+        try:
+            found = self.deployment(key)
+        except OrqError:
+            return None
+        return found.version if found is not None else None
 
     def cached_deployment(self, key: str) -> Deployment | None:
         for d in self._deployments or ():
@@ -296,7 +361,7 @@ class Session:
 
     def record(self, result: Result, *, thread: str | None, sent_user: str | None) -> None:
         self.last = result
-        status = "error" if result.error else ("partial" if result.partial else "ok")
+        status = result.status
         tokens = result.total_tokens
         self.history.append(
             HistoryEntry(

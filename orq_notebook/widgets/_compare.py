@@ -3,8 +3,8 @@
     CompareWidget(backend, ["summarize", "summarize-v2"], inputs={"text": doc}).run()
     CompareWidget(backend, ["summarize"], contexts=[{"env": "a"}, {"env": "b"}])  # variants
 
-Each column is its own asyncio task: one column's error is shown in that column while the
-others finish, and Stop keeps what every column received so far.
+Each column is its own task on the widgets' loop (`_loop`): one column's error is shown in
+that column while the others finish, and Stop keeps what every column received so far.
 """
 
 from __future__ import annotations
@@ -19,18 +19,19 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 
 from ..client._models import ConfigMessage, DeploymentConfig
-from ..display._errors import error_line, render_error
+from ..display._errors import explain, render_error
 from ..display._render import MUTED_STYLE, Table, escape_html, escape_markdown, format_duration
 from ..display._result import Result
+from ._loop import Job, settle, submit
 from ._parts import (
     Outcome,
     Pane,
     RunInfo,
     StaticCopyBox,
+    describer,
     footer_html,
     infer_defaults,
     raise_bug,
-    settle,
     start_task,
     stream_run,
     variables_of,
@@ -50,7 +51,7 @@ class _Column:
     header: widgets.HTML = field(default_factory=widgets.HTML)
     footer: widgets.HTML = field(default_factory=widgets.HTML)
     info: RunInfo = field(default_factory=RunInfo)
-    task: asyncio.Task[Outcome] | None = None
+    task: Job[Outcome] | None = None
 
     @property
     def label(self) -> str:
@@ -103,10 +104,11 @@ class CompareWidget(StaticCopyBox):
         self.results: list[Result | BaseException] = []
         self.variables: list[str] = list(inputs or {})
         self._given = dict(inputs or {})
+        self._known: list[str] = []  # the deployment keys listed, for "did you mean"
         self._interval, self._clock = interval, clock
         self._stop_requested = False
-        self._preparing: asyncio.Task[None] | None = None
-        self._run_task: asyncio.Task[list[Result | BaseException]] | None = None
+        self._preparing: Job[None] | None = None
+        self._run_task: Job[list[Result | BaseException]] | None = None
 
         self.fields: dict[str, widgets.Text] = {}
         self.form = widgets.VBox()
@@ -140,18 +142,26 @@ class CompareWidget(StaticCopyBox):
             self.summary,
             self.hide_static_copy,
         ]
-        try:
-            self._preparing = start_task(self._prepare())
-        except RuntimeError:
-            self.status.value = "Not in a running event loop: the fields show given inputs only."
+        self.status.value = "<i>Loading the deployments…</i>"
+        self.run_button.disabled = True
+        self._preparing = start_task(self._prepare())
 
     # -- fields -----------------------------------------------------------------------------
 
     async def _prepare(self) -> None:
         try:
+            await self._load()
+        finally:
+            self.run_button.disabled = False
+            if self.status.value.startswith("<i>Loading"):
+                self.status.value = ""
+
+    async def _load(self) -> None:
+        try:
             listed = {d.key: d for d in await self.backend.list_deployments()}
         except Exception:
             listed = {}  # each column's get_config below says what is wrong
+        self._known = list(listed)
         configs = await asyncio.gather(
             *(self._config(c) for c in self.columns), return_exceptions=True
         )
@@ -166,7 +176,9 @@ class CompareWidget(StaticCopyBox):
                 defaults.setdefault(name, set()).add(value)
             good = config if isinstance(config, DeploymentConfig) else None
             column.info = RunInfo.of(deployment, good)
-            problem = error_line(config) if isinstance(config, BaseException) else None
+            problem = (
+                explain(config, surface="widget") if isinstance(config, BaseException) else None
+            )
             column.header.value = _header_html(column, column.info, problem)
         self.variables = list(dict.fromkeys([*variables_of(messages), *self._given]))
         self._build_form(defaults)
@@ -200,8 +212,8 @@ class CompareWidget(StaticCopyBox):
 
     # -- running ----------------------------------------------------------------------------
 
-    def run(self) -> asyncio.Task[list[Result | BaseException]]:
-        """Start every column; returns the task (`await` it, or `wait()`)."""
+    def run(self) -> Job[list[Result | BaseException]]:
+        """Start every column; returns the `Job` (`await` it from any loop, or `wait()`)."""
         if self._run_task is not None and not self._run_task.done():
             raise RuntimeError("A run is already in progress; stop it first.")
         self._stop_requested = False
@@ -217,7 +229,7 @@ class CompareWidget(StaticCopyBox):
 
     async def wait(self) -> list[Result | BaseException]:
         """Wait for the fields to be ready and the current run (if any) to end; `.results`."""
-        await settle(lambda: [self._preparing, self._run_task])
+        await submit(settle(lambda: [self._preparing, self._run_task]))
         raise_bug(self._run_task)
         return self.results
 
@@ -241,10 +253,12 @@ class CompareWidget(StaticCopyBox):
                         interval=self._interval,
                         clock=self._clock,
                         stop_requested=lambda: self._stop_requested,
+                        describe=describer(column.key, lambda: self._known),
                     )
                 )
             outcomes = await asyncio.gather(
-                *(c.task for c in self.columns if c.task is not None), return_exceptions=True
+                *(_awaited(c.task) for c in self.columns if c.task is not None),
+                return_exceptions=True,
             )
         finally:
             self._set_running(False)
@@ -256,8 +270,7 @@ class CompareWidget(StaticCopyBox):
             else:
                 column.footer.value = footer_html(outcome.result)
                 self.results.append(outcome.error or outcome.result)
-        stopped = any(isinstance(o, Outcome) and o.stopped for o in outcomes)
-        self.status.value = "<i>Stopped.</i>" if stopped else "Done."
+        self.status.value = _overall(self.results)
         self.summary.value = self.summary_table().to_html()
         self.update_static_copy()
         return self.results
@@ -266,7 +279,7 @@ class CompareWidget(StaticCopyBox):
         self.run_button.disabled = running
         self.stop_button.disabled = not running
         if running:
-            self.status.value = "<i>Running…</i>"
+            self.status.value = "<i>running…</i>"
             self.summary.value = ""
 
     # -- display ----------------------------------------------------------------------------
@@ -276,7 +289,7 @@ class CompareWidget(StaticCopyBox):
         try:
             action()
         except Exception as exc:
-            self.status.value = render_error(exc).html
+            self.status.value = render_error(exc, surface="widget").html
 
     def _title(self) -> str:
         return "orq_notebook Compare (" + ", ".join(c.label for c in self.columns) + ")"
@@ -287,7 +300,7 @@ class CompareWidget(StaticCopyBox):
         for column, item in zip(self.columns, self.results, strict=True):
             row: dict[str, Any] = {"column": column.label}
             if isinstance(item, Result):
-                row["status"] = "error" if item.error else ("stopped" if item.partial else "ok")
+                row["status"] = item.status
                 if item.latency is not None:
                     row["latency"] = format_duration(item.latency)
                 if item.time_to_first_token is not None:
@@ -295,7 +308,7 @@ class CompareWidget(StaticCopyBox):
                 row["tokens"] = item.total_tokens
                 row["finish reason"] = item.finish_reason
             else:
-                row["status"] = f"error: {error_line(item)}"
+                row["status"] = f"failed: {explain(item, surface='widget')}"
             rows.append(row)
         return Table(rows, columns=_SUMMARY_COLUMNS)
 
@@ -316,6 +329,18 @@ class CompareWidget(StaticCopyBox):
                 markdown.append(_md_line(line))
                 plain.append(line)
         return "\n\n".join(markdown), "\n".join(plain)
+
+
+async def _awaited(job: Job[Outcome]) -> Outcome:
+    return await job
+
+
+def _overall(results: list[Result | BaseException]) -> str:
+    """One word for the run: stopped if a column was stopped, failed if one failed, else ok."""
+    words = {r.status if isinstance(r, Result) else "failed" for r in results}
+    if "stopped" in words:
+        return "<i>stopped</i>"
+    return "<b>⚠ failed</b> (see the column)" if "failed" in words else "ok"
 
 
 _SUMMARY_COLUMNS = ["column", "status", "latency", "first token", "tokens", "finish reason"]

@@ -19,9 +19,10 @@ from IPython.display import display as _untyped_display
 
 from ..client._models import ConfigMessage, Deployment, DeploymentConfig
 from ..client._templating import find_variables, render
-from ..display._errors import error_line, render_error
+from ..display._errors import did_you_mean, explain, render_error
 from ..display._render import MUTED_STYLE, escape_html, format_duration, format_usage, safe_markdown
 from ..display._result import Result
+from ._loop import Job, submit
 
 if TYPE_CHECKING:
     from ._backend import PlaygroundBackend
@@ -102,34 +103,18 @@ def _template_pattern(template: str) -> tuple[re.Pattern[str], dict[str, str]]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Tasks on the kernel's loop
+# Tasks on the widgets' loop (see `_loop`)
 
 
-def start_task(coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
-    """Schedule `coro` on the running loop (the kernel's, in a notebook)."""
-    try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:
-        coro.close()
-        raise RuntimeError(
-            "The widget runs on a running asyncio event loop, as in a Jupyter kernel; "
-            "none is running here."
-        ) from None
-    return loop.create_task(coro)
+def start_task(coro: Coroutine[Any, Any, T]) -> Job[T]:
+    """Run `coro` on the widgets' own loop, whichever thread or loop delivered the request."""
+    return submit(coro)
 
 
-async def settle(tasks: Callable[[], Iterable[asyncio.Task[Any] | None]]) -> None:
-    """Wait until none of `tasks()` is pending; asked again after each wait, as tasks chain."""
-    while pending := {t for t in tasks() if t is not None and not t.done()}:
-        await asyncio.wait(pending)
-
-
-def raise_bug(task: asyncio.Task[Any] | None) -> None:
-    """Re-raise what a finished run task raised: backend errors are caught, so it is a bug."""
-    if task is not None and task.done() and not task.cancelled():
-        error = task.exception()
-        if error is not None:
-            raise error
+def raise_bug(job: Job[Any] | None) -> None:
+    """Re-raise what a finished run raised: backend errors are caught, so it is a bug."""
+    if job is not None and (error := job.exception()) is not None:
+        raise error
 
 
 class Throttle:
@@ -223,6 +208,17 @@ class Pane:
         self.widget.outputs = tuple(outputs)
 
 
+def describer(key: str, known: Callable[[], Iterable[str]]) -> Callable[[BaseException], str]:
+    """Explains an error of deployment `key` as the magics do, "did you mean" included."""
+
+    def describe(exc: BaseException) -> str:
+        if getattr(exc, "status_code", None) == 404:
+            exc.wanted_key = key  # type: ignore[attr-defined]
+        return explain(exc, surface="widget", suggest=lambda wanted: did_you_mean(wanted, known()))
+
+    return describe
+
+
 @dataclass(frozen=True)
 class RunInfo:
     """What is known of a deployment before running it, for results of unfinished runs."""
@@ -262,10 +258,12 @@ async def stream_run(
     interval: float,
     clock: Callable[[], float],
     stop_requested: Callable[[], bool],
+    describe: Callable[[BaseException], str] | None = None,
 ) -> Outcome:
     """Run `key` through `backend`, streaming into `pane` at a bounded rate.
 
-    A backend error ends in the pane as one line; a Stop (cancellation while `stop_requested()`)
+    A backend error ends in the pane as one line (`describe(exc)`, by default the magics'
+    explanation); a Stop (cancellation while `stop_requested()`)
     keeps the partial text. Both give a partial Result. Any other cancellation propagates.
     """
     pieces: list[str] = []
@@ -302,7 +300,7 @@ async def stream_run(
     except asyncio.CancelledError:
         throttle.cancel()
         stopped = partial("".join(pieces), None)
-        pane.finish(stopped.text, note="Stopped." if stop_requested() else "Cancelled.")
+        pane.finish(stopped.text, note="stopped" if stop_requested() else "cancelled")
         if not stop_requested():
             raise
         task = asyncio.current_task()
@@ -312,8 +310,9 @@ async def stream_run(
     except Exception as exc:
         throttle.cancel()
         text = "".join(pieces) or str(getattr(exc, "partial_text", ""))
-        pane.finish(text, error=exc)
-        return Outcome(partial(text, error_line(exc)), error=exc)
+        line = (describe or (lambda e: explain(e, surface="widget")))(exc)
+        pane.finish(text, error=line)
+        return Outcome(partial(text, line), error=exc)
     throttle.cancel()
     pane.finish(result.text or "".join(pieces))
     return Outcome(result)

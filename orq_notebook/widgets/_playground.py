@@ -6,13 +6,13 @@ Notebook 7 and VS Code. They never talk HTTP: they drive a small async protocol,
 
     PlaygroundWidget(backend, key="support-answer")
 
-Runs are asyncio tasks on the kernel's running event loop, so the kernel keeps handling widget
-messages while an answer streams in, and Stop (which cancels the task) lands mid-stream.
+Runs are tasks on the widgets' own event loop (`_loop`), whichever thread or loop delivers a
+click, so the kernel stays free while an answer streams in, and Stop (which cancels the task)
+lands mid-stream.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 from typing import Any
@@ -20,18 +20,19 @@ from typing import Any
 import ipywidgets as widgets
 
 from ..client._models import Deployment, DeploymentConfig
-from ..display._errors import error_line
+from ..display._errors import explain
 from ..display._render import MUTED_STYLE, escape_html, escape_markdown
 from ..display._result import Result
 from ._backend import PlaygroundBackend
+from ._loop import Job, settle, submit
 from ._parts import (
     Pane,
     RunInfo,
     StaticCopyBox,
+    describer,
     footer_html,
     infer_defaults,
     raise_bug,
-    settle,
     start_task,
     stream_run,
     variables_of,
@@ -77,9 +78,9 @@ class PlaygroundWidget(StaticCopyBox):
         self._run_info = RunInfo()
         self._pending_inputs: dict[str, Any] | None = None
         self._stop_requested = False
-        self._loading: asyncio.Task[None] | None = None
-        self._config_task: asyncio.Task[None] | None = None
-        self._run_task: asyncio.Task[Result | None] | None = None
+        self._loading: Job[None] | None = None
+        self._config_task: Job[None] | None = None
+        self._run_task: Job[Result | None] | None = None
 
         full = widgets.Layout(width="auto", flex="1 1 auto")
         self.deployment = widgets.Dropdown(description="Deployment", options=[], layout=full)
@@ -116,21 +117,34 @@ class PlaygroundWidget(StaticCopyBox):
             self.hide_static_copy,
         ]
         self._start_key = key
-        if _loop_is_running():
-            self._loading = start_task(self.refresh())
-        else:
-            self.info.value = "Call <code>await widget.refresh()</code> to load deployments."
+        self._set_loading("Loading deployments…")
+        self._loading = start_task(self._refresh())
 
     # -- deployments and their configuration ------------------------------------------------
 
     async def refresh(self) -> None:
         """(Re)load the deployment list and select the start key (or keep the selection)."""
+        self._set_loading("Loading deployments…")
+        self._loading = start_task(self._refresh())
+        await self._loading
+
+    def _set_loading(self, what: str | None) -> None:
+        # Widgets made during Run All appear before their data: say so instead of showing an
+        # empty dropdown, and keep Run off until there is something to run.
+        self.deployment.disabled = what is not None
+        self.run_button.disabled = what is not None
+        if what is not None:
+            self.status.value = f"<i>{escape_html(what)}</i>"
+        elif self.status.value.startswith("<i>Loading"):
+            self.status.value = ""
+
+    async def _refresh(self) -> None:
         selected = self.deployment.value or self._start_key
         try:
             listed = await self.backend.list_deployments()
         except Exception as exc:
             listed = []
-            self.output.finish("", error=f"Could not list deployments: {error_line(exc)}")
+            self.output.finish("", error=f"Could not list deployments: {explain(exc)}")
         self._deployments = {d.key: d for d in listed}
         keys = list(self._deployments)
         if selected and selected not in self._deployments:
@@ -141,14 +155,23 @@ class PlaygroundWidget(StaticCopyBox):
             self.deployment.value = selected or keys[0]
         if self._config_task is before and self.deployment.value:  # the value did not change
             self._on_select({"new": self.deployment.value})
+        if not keys:
+            self._set_loading(None)
 
     def _on_select(self, change: dict[str, Any]) -> None:
         if self._config_task is not None and not self._config_task.done():
             self._config_task.cancel()
         if change["new"]:
+            self._set_loading(f"Loading {change['new']}…")
             self._config_task = start_task(self._show_deployment(change["new"]))
 
     async def _show_deployment(self, key: str) -> None:
+        try:
+            await self._load_deployment(key)
+        finally:
+            self._set_loading(None)
+
+    async def _load_deployment(self, key: str) -> None:
         deployment = self._deployments.get(key)
         templates = deployment.prompt_config.messages if deployment else []
         self.deployment.tooltip = deployment.description if deployment else None
@@ -157,7 +180,7 @@ class PlaygroundWidget(StaticCopyBox):
             config: DeploymentConfig | None = await self.backend.get_config(key)
             problem = None
         except Exception as exc:
-            config, problem = None, error_line(exc)
+            config, problem = None, self._explain(exc, key)
         resolved = config.messages if config else []
         self.variables = variables_of([*templates, *resolved])
         self._run_info = RunInfo.of(deployment, config)
@@ -186,8 +209,9 @@ class PlaygroundWidget(StaticCopyBox):
 
     # -- running --------------------------------------------------------------------------
 
-    def run(self) -> asyncio.Task[Result | None]:
-        """Start a run with the form's values; returns its asyncio task (`await` it or `wait()`)."""
+    def run(self) -> Job[Result | None]:
+        """Start a run with the form's values; returns its `Job` (`await` it from any event
+        loop, `.result(timeout)` without one, or `await widget.wait()`)."""
         if self._run_task is not None and not self._run_task.done():
             raise RuntimeError("A run is already in progress; stop it first.")
         self._stop_requested = False
@@ -201,8 +225,11 @@ class PlaygroundWidget(StaticCopyBox):
             self._run_task.cancel()
 
     async def wait(self) -> Result | None:
-        """Wait until loading and the current run (if any) are over; returns `.result`."""
-        await settle(lambda: [self._loading, self._config_task, self._run_task])
+        """Wait until loading and the current run (if any) are over; returns `.result`.
+
+        Awaitable from any event loop (a cell's, or the widgets' own).
+        """
+        await submit(settle(lambda: [self._loading, self._config_task, self._run_task]))
         raise_bug(self._run_task)
         return self.result
 
@@ -227,12 +254,13 @@ class PlaygroundWidget(StaticCopyBox):
                 interval=self._interval,
                 clock=self._clock,
                 stop_requested=lambda: self._stop_requested,
+                describe=lambda exc: self._explain(exc, key),
             )
         finally:
             self._set_running(False)
         self.result = outcome.result
         self.history.append((inputs, message, outcome.result))
-        self.status.value = _status(outcome.stopped, outcome.error)
+        self.status.value = _status(outcome.result)
         self.footer.value = footer_html(outcome.result)
         self._refresh_history()
         self.update_static_copy()
@@ -243,7 +271,7 @@ class PlaygroundWidget(StaticCopyBox):
         self.stop_button.disabled = not running
         self.deployment.disabled = running
         if running:
-            self.status.value = "<i>Running…</i>"
+            self.status.value = "<i>running…</i>"
             self.footer.value = ""
 
     # -- history ----------------------------------------------------------------------------
@@ -279,7 +307,11 @@ class PlaygroundWidget(StaticCopyBox):
         try:
             action()
         except Exception as exc:
-            self.output.finish(self.output.text, error=exc)
+            self.output.finish(self.output.text, error=explain(exc, surface="widget"))
+
+    def _explain(self, exc: BaseException, key: str) -> str:
+        """The magic's explanation of `exc`, with "did you mean" from the listed keys."""
+        return describer(key, lambda: self._deployments)(exc)
 
     def _title(self) -> str:
         key = self.deployment.value or self._start_key
@@ -305,14 +337,6 @@ class PlaygroundWidget(StaticCopyBox):
 
 def _md_line(text: str) -> str:
     return escape_markdown(text, newline=" ", block=False)
-
-
-def _loop_is_running() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
 
 
 def _info_html(
@@ -345,15 +369,15 @@ def _info_html(
     return html
 
 
-def _status(stopped: bool, error: BaseException | None) -> str:
-    if error is not None:
-        return "<b>⚠ Failed.</b>"
-    return "<i>Stopped.</i>" if stopped else "Done."
+def _status(result: Result) -> str:
+    """The outcome in one word: ok, stopped or failed (as in `%orq history`)."""
+    word = result.status
+    return f"<b>⚠ {word}</b>" if word == "failed" else (f"<i>{word}</i>" if word != "ok" else word)
 
 
 def _history_label(index: int, entry: tuple[dict[str, Any], str | None, Result]) -> str:
     inputs, message, result = entry
-    mark = " (error)" if result.error else (" (stopped)" if result.partial else "")
+    mark = "" if result.status == "ok" else f" ({result.status})"
     given = ", ".join(f"{k}={v}" for k, v in inputs.items())
     words = " ".join(result.text.split()[:8])
     label = f"{index + 1}. {result.deployment}{mark} | {given or message or '-'} | {words}"
