@@ -315,7 +315,7 @@ def test_error_line_reads_plain_attributes() -> None:
 
 def test_render_error_text_and_escaped_html() -> None:
     shown = render_error(NotFoundError("No deployment '<b>x</b>'.", status_code=404))
-    assert shown.text == "⚠ NotFoundError (404): No deployment '<b>x</b>'."
+    assert shown.text == "⚠ No deployment '<b>x</b>'."  # explained as the magics do
     assert "<b>x</b>" not in shown.html and "&lt;b&gt;x&lt;/b&gt;" in shown.html
     assert set(shown._repr_mimebundle_()) == {"text/plain", "text/html"}
     assert set(shown._repr_mimebundle_(include=["text/plain"])) == {"text/plain"}
