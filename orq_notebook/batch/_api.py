@@ -25,6 +25,7 @@ from typing import Any
 
 from ..client._client import AsyncClient, Client
 from ..client._config import Settings
+from ._checks import acheck_up_front, check_up_front
 from ._engine import BatchRun, Observed, OnResult, RowSpec, rows_to_specs, shared_fields
 from ._result import BatchResult, RowResult
 
@@ -101,14 +102,14 @@ def _progress_bar(enabled: bool, total: int, key: str) -> Any:
 def _report_interrupt(result: BatchResult) -> None:
     c = result.counts()
     logger.warning(
-        "Batch %r interrupted: %d of %d rows finished (%d ok, %d failed), %d cancelled; "
+        "Batch %r interrupted: %d of %d rows finished (%d ok, %d failed), %d stopped; "
         "the finished rows are in the returned result.",
         result.key,
         c["ok"] + c["failed"],
         len(result),
         c["ok"],
         c["failed"],
-        c["cancelled"],
+        c["stopped"],
     )
 
 
@@ -129,9 +130,8 @@ class _Plan:
     on_result: OnResult | None
     request_fields: Mapping[str, Any]
 
-    @contextmanager
-    def started(self) -> Iterator[tuple[BatchRun, AnyClient | None]]:
-        """The run and the client it goes through; its progress bar closes however it ends."""
+    def prepare(self) -> tuple[BatchRun, AnyClient | None]:
+        """The run (its shared fields checked, no request made) and the client it goes through."""
         run = BatchRun(
             self.key,
             self.specs,
@@ -140,13 +140,27 @@ class _Plan:
             fields=shared_fields(self.key, self.request_fields),
             on_result=self.on_result,
         )
-        given = _given(self.client)
+        return run, _given(self.client)
+
+    @contextmanager
+    def showing_progress(self, run: BatchRun) -> Iterator[None]:
+        """The run's progress bar, closed however the run ends."""
         bar = run.bar = _progress_bar(self.progress, len(self.specs), self.key)
         try:
-            yield run, given
+            yield
         finally:
             if bar is not None:
                 bar.close()
+
+    def probe_fields(self) -> dict[str, Any] | None:
+        """What the up-front check sends: the first row's inputs and context (None: no rows)."""
+        if not self.specs:
+            return None
+        first = self.specs[0]
+        shared = self.request_fields
+        inputs = {**(shared.get("inputs") or {}), **first.inputs}
+        context = first.context if first.context is not None else shared.get("context")
+        return {"inputs": inputs or None, "context": context}
 
     def outcome(self, run: BatchRun) -> BatchResult:
         result = run.result(rerunner=_Rerun(self.client), labels=self.labels)
@@ -186,11 +200,17 @@ async def arun_batch(
 
 
 async def _arun(plan: _Plan) -> BatchResult:
-    with plan.started() as (run, given):
-        if isinstance(given, AsyncClient):
+    run, given = plan.prepare()
+    if isinstance(given, AsyncClient):
+        await acheck_up_front(plan.key, plan.probe_fields(), given)
+        with plan.showing_progress(run):
             await _execute(run, given, None)
-        else:
-            await _execute(run, None, given.settings if given is not None else None)
+    else:
+        settings = given.settings if given is not None else None
+        async with twin_of(settings) if settings is not None else AsyncClient() as probe:
+            await acheck_up_front(plan.key, plan.probe_fields(), probe)
+        with plan.showing_progress(run):
+            await _execute(run, None, settings)
     return plan.outcome(run)
 
 
@@ -229,12 +249,15 @@ def run_batch(
             over shared ones; a row's messages replace shared ones. Unless `invoke_options` is
             given, `include_usage` is turned on so token counts are known.
 
-    A row whose request still fails after the client's retries is recorded with its error
-    (`status="failed"`) and the batch goes on.
+    Before the first row, one `get_config` checks what would fail every row alike: an
+    unknown deployment (the error says "Did you mean"), no API key or a refused one, a server
+    that cannot be reached. Those raise at once, as `%orq invoke` would. A row whose request
+    still fails after the client's retries is recorded with its error (`status="failed"`)
+    and the batch goes on.
 
     Interrupts: Ctrl-C / a kernel interrupt stops scheduling, cancels the requests in flight,
     logs one line, and *returns* the `BatchResult` with every row finished so far
-    (`result.interrupted` is True; unfinished rows have `status="cancelled"`), rather than
+    (`result.interrupted` is True; unfinished rows have `status="stopped"`), rather than
     raising KeyboardInterrupt, so the work already paid for is kept. `%orq batch` still fails
     its cell after keeping the result. A second Ctrl-C stops waiting at once.
 
@@ -253,8 +276,12 @@ def run_batch(
 
 
 def _run_sync(plan: _Plan) -> BatchResult:
-    with plan.started() as (run, given):
-        settings = given.settings if given is not None else None
+    run, given = plan.prepare()
+    settings = given.settings if given is not None else None
+    check_up_front(
+        plan.key, plan.probe_fields(), given if isinstance(given, Client) else None, settings
+    )
+    with plan.showing_progress(run):
         try:
             asyncio.get_running_loop()
         except RuntimeError:
