@@ -354,9 +354,7 @@ def test_did_you_mean_offers_a_few_keys_never_the_whole_list() -> None:
 
     keys = [f"support-answer-{n}" for n in range(100)] + ["summarize"]
     exc = NotFoundError(
-        "Deployment with key 'support-answr-7' was not found. Known keys: "
-        + ", ".join(keys)
-        + ".",
+        "Deployment with key 'support-answr-7' was not found. Known keys: " + ", ".join(keys) + ".",
         status_code=404,
     )
     exc.wanted_key = "support-answr-7"  # type: ignore[attr-defined]

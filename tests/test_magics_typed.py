@@ -92,7 +92,7 @@ def test_help_on_the_magic_itself_still_works(ip: InteractiveShell) -> None:
 
 
 def test_apostrophes_and_quotes_in_the_message_are_prose(connected: InteractiveShell) -> None:
-    result, _ = typed(connected, "%orq invoke echo-bot --no-stream it's fine, \"really\"")
+    result, _ = typed(connected, '%orq invoke echo-bot --no-stream it\'s fine, "really"')
     assert result.success, result
     assert sent_user_message(result.result) == 'it\'s fine, "really"'
     # Options come first; a quoted one-word message loses its quotes; `--` ends the options.
@@ -241,7 +241,7 @@ def test_the_version_is_known_without_listing_first(connected: InteractiveShell)
         ("%orq invoke fixed --messages '[\"hello\"]' hi", "item 1 is 'hello'"),
         ("%orq invoke echo-bot --var company=a --var company=b hi", "more than once"),
         (
-            "%orq invoke echo-bot --inputs '{\"company\": \"a\"}' --var company=b hi",
+            '%orq invoke echo-bot --inputs \'{"company": "a"}\' --var company=b hi',
             "both --var and --inputs",
         ),
         ("%orq list --refresh", "unrecognized arguments: --refresh"),
