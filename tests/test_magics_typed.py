@@ -119,7 +119,7 @@ def not_an_api() -> Iterator[str]:
 
 
 class NotFound(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 (the name http.server calls)
+    def do_GET(self) -> None:  # the name http.server calls
         self.send_error(404)
 
     def log_message(self, *args: Any) -> None:

@@ -20,20 +20,21 @@ pexpect = pytest.importorskip("pexpect")
 
 pytestmark = [pytest.mark.notebook, pytest.mark.timeout(120)]
 
-DEPLOYMENTS = """\
+WORDS = " ".join(f"word{i}" for i in range(300))
+DEPLOYMENTS = f"""\
 deployments:
   - key: echo-bot
-    variables: {company: Acme}
+    variables: {{company: Acme}}
     prompt_config:
       provider: openai
       model: gpt-4o-mini
-      messages: [{role: system, content: "You answer for {{company}}."}]
+      messages: [{{role: system, content: "You answer for {{{{company}}}}."}}]
     responder: echo
   - key: slow
-    prompt_config: {provider: openai, model: gpt-4o-mini, messages: []}
-    responder: {mock: "%s"}
+    prompt_config: {{provider: openai, model: gpt-4o-mini, messages: []}}
+    responder: {{mock: "{WORDS}"}}
     stream_delay_ms: 40
-""" % " ".join(f"word{i}" for i in range(300))
+"""
 
 PROMPT = re.compile(r"In \[(\d+)\]: ")
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
