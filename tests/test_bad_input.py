@@ -203,8 +203,9 @@ MAGIC_CASES = [
     MagicCase("empty cell", "echo-bot", "  \n\t\n", "cell is empty", 0),
     MagicCase("2 MB cell, 1 MB limit", "echo-bot --no-stream", HUGE_CELL, "at most", 1, "small"),
     MagicCase("2 MB cell, default 10 MB limit", "echo-bot --no-stream", HUGE_CELL, "", 1),
-    MagicCase("key with spaces", "'my key' --no-stream", "hi", "'my key' was not found", 1),
-    MagicCase("unicode key", "ключ --no-stream", "hi", "'ключ' was not found", 1),
+    # (Found out before any invocation: the look at the deployment's variables says 404.)
+    MagicCase("key with spaces", "'my key' --no-stream", "hi", "'my key' was not found", 0),
+    MagicCase("unicode key", "ключ --no-stream", "hi", "'ключ' was not found", 0),
     MagicCase(
         "number as input value", "echo-bot --no-stream --inputs '{\"company\": 3}'", "hi", "", 1
     ),

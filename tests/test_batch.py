@@ -443,7 +443,11 @@ def test_retries_are_counted_per_row_through_any_transport() -> None:
     calls: dict[str, int] = {}
 
     def handler(request: httpx.Request) -> httpx.Response:
-        if request.url.path.endswith("/get_config"):  # the batch's check before the first row
+        # The batch's look before the first row: the list, then the config.
+        if request.method == "GET":
+            listed = (FIXTURES / "list_deployments.json").read_text(encoding="utf-8")
+            return httpx.Response(200, content=listed)
+        if request.url.path.endswith("/get_config"):
             config = (FIXTURES / "get_config_minimal.json").read_text(encoding="utf-8")
             return httpx.Response(200, content=config)
         q = json.loads(request.content)["inputs"]["q"]
@@ -472,7 +476,7 @@ def test_retries_are_counted_per_row_through_any_transport() -> None:
 
 
 def test_progress_false_prints_nothing(client: Client, capfd: pytest.CaptureFixture[str]) -> None:
-    run_batch("echo", [{"q": 1}, {}], client=client, progress=False)
+    run_batch("echo", [{"q": 1}, {"q": 2}], client=client, progress=False)
     out, err = capfd.readouterr()
     assert out == "" and err == ""
 
@@ -737,3 +741,40 @@ def test_to_pandas_without_pandas_says_how_to_install_it(
         result.to_pandas()
     assert isinstance(info.value, ImportError) and isinstance(info.value, OrqError)
     assert "pip install 'orq-notebook[pandas]'" in str(info.value)
+
+
+# -- the rows' inputs against the deployment's variables (issue 17) ------------------------------
+
+
+def test_a_misspelt_variable_in_any_row_fails_before_anything_is_sent(
+    client: Client, server: LocalServer
+) -> None:
+    from orq_notebook.client._variables import VariablesError
+
+    with pytest.raises(VariablesError, match=r"'Q' is not a variable .* Did you mean: q\?"):
+        run_batch("echo", [{"q": "fine"}, {"Q": "oops"}], client=client, progress=False)
+    with pytest.raises(ValueError):  # a VariablesError is a ValueError too
+        run_batch("echo", [{"Q": "oops"}], client=client, progress=False)
+
+
+def test_open_variables_are_one_warning_line_saying_in_how_many_rows(
+    client: Client, capfd: pytest.CaptureFixture[str]
+) -> None:
+    rows_ = [{"q": "a"}, {"other": 1}, {"q": "c"}]
+    run_batch("echo-default", rows_, client=client, progress=False)  # q has a default
+    assert capfd.readouterr().err == (
+        "⚠ 'other' is not a variable of echo-default's prompt; "
+        "sent anyway (inputs can also feed tools and knowledge bases).\n"
+    )
+    run_batch("echo", [{"q": "a"}, {}, {"q": "c"}], client=client, progress=False)
+    err = capfd.readouterr().err
+    assert err.splitlines() == [
+        "⚠ {{q}} has no value and no default in 1 of 3 rows: it is sent as empty text."
+    ]
+
+
+def test_strict_variables_refuses_open_ones(client: Client) -> None:
+    from orq_notebook.client._variables import VariablesError
+
+    with pytest.raises(VariablesError, match="strict_variables"):
+        run_batch("echo", [{"q": "a"}, {}], client=client, progress=False, strict_variables=True)

@@ -324,7 +324,7 @@ def test_interrupt_keeps_the_partial_answer_and_closes_the_connection(
     words = " ".join(f"word{i}" for i in range(200))
     with capture_output() as out:
         message = usage_error(ip, "slow", words)
-    assert message.startswith("Stopped after") and "`%orq last`" in message
+    assert message.startswith("Stopped after") and "(%orq last)" in message
     partial = line(ip, "last")
     assert partial.partial and partial.text == "".join(seen) and partial.status == "stopped"
     assert "".join(seen) in out.outputs[-1].data["text/plain"]

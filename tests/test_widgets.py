@@ -18,10 +18,10 @@ from IPython.utils.capture import capture_output
 from orq_notebook.client._exceptions import NotFoundError
 from orq_notebook.client._models import ConfigMessage, Deployment, DeploymentConfig
 from orq_notebook.client._templating import render
+from orq_notebook.client._variables import infer_defaults
 from orq_notebook.display._result import Result
 from orq_notebook.widgets._compare import CompareWidget
 from orq_notebook.widgets._loop import submit
-from orq_notebook.widgets._parts import infer_defaults
 from orq_notebook.widgets._playground import PlaygroundWidget
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
@@ -181,16 +181,18 @@ def plain_of(pane_outputs: tuple[dict[str, Any], ...]) -> str:
 
 
 @on_widget_loop
-async def test_playground_finds_variables_and_prefills_defaults() -> None:
+async def test_playground_fields_show_real_defaults_and_what_is_required() -> None:
     backend = FakeBackend([SUPPORT, OTHER], ["hi"], defaults={"company": "Acme"})
     w = PlaygroundWidget(backend, key="support", interval=0)
     await w.wait()
 
     assert w.deployment.options == ("support", "other")
     assert w.variables == ["company", "topic"]
-    assert w.fields["company"].value == "Acme"
-    assert w.fields["topic"].value == ""
-    assert "default" in w.fields["topic"].placeholder
+    # Empty fields, and what leaving them empty does: the real default, or nothing at all.
+    assert w.fields["company"].value == "" and w.fields["topic"].value == ""
+    assert w.fields["company"].placeholder == "default: Acme"
+    assert w.fields["topic"].placeholder == "required (no default)"
+    assert "get_config" not in w.info.value and "⚠" not in w.info.value
     assert "gpt-4o-mini" in w.info.value and "temperature=0.2" in w.info.value
     assert w.deployment.tooltip == "The support deployment"
 
@@ -217,6 +219,7 @@ async def test_run_streams_into_the_pane_and_ends_with_the_result() -> None:
     backend = FakeBackend([SUPPORT], ["Hel", "lo ", "world"], defaults={"company": "Acme"})
     w = PlaygroundWidget(backend, interval=0)
     await w.wait()
+    w.fields["company"].value = "Initech"
     w.message.value = "Where is my parcel?"
     task = w.run()
 
@@ -234,14 +237,16 @@ async def test_run_streams_into_the_pane_and_ends_with_the_result() -> None:
     assert backend.calls == [
         {
             "key": "support",
-            "inputs": {"company": "Acme"},  # the empty `topic` is left to the deployment
+            "inputs": {"company": "Initech"},  # the empty `topic` is not sent
             "message": "Where is my parcel?",
             "context": None,
         }
     ]
     assert "latency 250 ms" in w.footer.value and "first token 50 ms" in w.footer.value
     assert "12 tokens (7 in, 5 out)" in w.footer.value and "trace trace-support" in w.footer.value
-    assert w.history == [({"company": "Acme"}, "Where is my parcel?", w.result)]
+    assert w.history == [({"company": "Initech"}, "Where is my parcel?", w.result)]
+    # `topic` has no default: the run said so, in the magics' words.
+    assert w.notice.value == "⚠ {{topic}} has no value and no default: it is sent as empty text."
     assert not w.run_button.disabled and w.stop_button.disabled
 
 
@@ -345,7 +350,7 @@ async def test_history_reloads_inputs_and_message_into_the_form() -> None:
     w.load_button.click()
     await w.wait()  # selecting `support` again fetches its config, then fills the form
     assert w.deployment.value == "support"
-    assert {n: f.value for n, f in w.fields.items()} == {"company": "Acme", "topic": "refunds"}
+    assert {n: f.value for n, f in w.fields.items()} == {"company": "", "topic": "refunds"}
     assert w.message.value == "first"
     assert "loaded from the history" in plain_of(w.output.widget.outputs)
 
@@ -362,6 +367,7 @@ async def test_a_run_leaves_a_static_copy_for_the_saved_notebook() -> None:
     backend = FakeBackend([SUPPORT], ["The ", "answer"], defaults={"company": "Acme"})
     w = PlaygroundWidget(backend, interval=0)
     await w.wait()
+    w.fields["company"].value = "Acme"
 
     bundle = w._repr_mimebundle_()
     assert WIDGET_VIEW in bundle

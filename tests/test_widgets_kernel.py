@@ -85,7 +85,7 @@ pg
 
 PLAYGROUND_RUN = """
 await pg.wait()
-assert pg.variables == ["company"] and pg.fields["company"].value == "Acme"
+assert pg.variables == ["company"] and pg.fields["company"].placeholder == "default: Acme"
 pg.run()
 result = await pg.wait()
 assert result.text == "Hello from the kernel" and not result.partial, result

@@ -129,6 +129,7 @@ class _Plan:
     progress: bool
     on_result: OnResult | None
     request_fields: Mapping[str, Any]
+    strict_variables: bool = False
 
     def prepare(self) -> tuple[BatchRun, AnyClient | None]:
         """The run (its shared fields checked, no request made) and the client it goes through."""
@@ -152,15 +153,17 @@ class _Plan:
             if bar is not None:
                 bar.close()
 
-    def probe_fields(self) -> dict[str, Any] | None:
-        """What the up-front check sends: the first row's inputs and context (None: no rows)."""
+    def row_inputs(self) -> list[dict[str, Any]]:
+        """The inputs each row sends (shared ones merged in), for the up-front check."""
+        shared = self.request_fields.get("inputs") or {}
+        return [{**shared, **spec.inputs} for spec in self.specs]
+
+    def first_context(self) -> dict[str, Any] | None:
+        """The context the first row routes with (the variant whose prompt is checked)."""
         if not self.specs:
             return None
-        first = self.specs[0]
-        shared = self.request_fields
-        inputs = {**(shared.get("inputs") or {}), **first.inputs}
-        context = first.context if first.context is not None else shared.get("context")
-        return {"inputs": inputs or None, "context": context}
+        first = self.specs[0].context
+        return first if first is not None else self.request_fields.get("context")
 
     def outcome(self, run: BatchRun) -> BatchResult:
         result = run.result(rerunner=_Rerun(self.client), labels=self.labels)
@@ -181,6 +184,7 @@ async def arun_batch(
     stream: bool = False,
     progress: bool = True,
     on_result: OnResult | None = None,
+    strict_variables: bool = False,
     **request_fields: Any,
 ) -> BatchResult:
     """`run_batch` on the running event loop: `result = await arun_batch(key, rows)`.
@@ -194,7 +198,16 @@ async def arun_batch(
     """
     specs, labels = rows_to_specs(rows)
     plan = _Plan(
-        key, specs, labels, concurrency, client, stream, progress, on_result, request_fields
+        key,
+        specs,
+        labels,
+        concurrency,
+        client,
+        stream,
+        progress,
+        on_result,
+        request_fields,
+        strict_variables,
     )
     return await _arun(plan)
 
@@ -202,13 +215,25 @@ async def arun_batch(
 async def _arun(plan: _Plan) -> BatchResult:
     run, given = plan.prepare()
     if isinstance(given, AsyncClient):
-        await acheck_up_front(plan.key, plan.probe_fields(), given)
+        await acheck_up_front(
+            plan.key,
+            plan.row_inputs(),
+            plan.first_context(),
+            given,
+            strict_variables=plan.strict_variables,
+        )
         with plan.showing_progress(run):
             await _execute(run, given, None)
     else:
         settings = given.settings if given is not None else None
         async with twin_of(settings) if settings is not None else AsyncClient() as probe:
-            await acheck_up_front(plan.key, plan.probe_fields(), probe)
+            await acheck_up_front(
+                plan.key,
+                plan.row_inputs(),
+                plan.first_context(),
+                probe,
+                strict_variables=plan.strict_variables,
+            )
         with plan.showing_progress(run):
             await _execute(run, None, settings)
     return plan.outcome(run)
@@ -223,6 +248,7 @@ def run_batch(
     stream: bool = False,
     progress: bool = True,
     on_result: OnResult | None = None,
+    strict_variables: bool = False,
     **request_fields: Any,
 ) -> BatchResult:
     """Run deployment `key` once per row, `concurrency` at a time; results in input order.
@@ -244,6 +270,10 @@ def run_batch(
             with ok/failed counts and the rate. False shows nothing at all.
         on_result: called with each finished `RowResult`, in completion order, on the batch's
             event loop. Raising KeyboardInterrupt from it interrupts the batch.
+        strict_variables: a deployment variable with no value and no default in some row is
+            an error before anything is sent (by default: one warning line, and orq.ai sends
+            it as empty text). A row input named like a variable but misspelt is always an
+            error ("Did you mean").
         **request_fields: request fields sent with every row (`metadata`, `context`,
             `invoke_options`, `inputs` defaults, ...). A row's own inputs and context keys win
             over shared ones; a row's messages replace shared ones. Unless `invoke_options` is
@@ -270,7 +300,16 @@ def run_batch(
     """
     specs, labels = rows_to_specs(rows)
     plan = _Plan(
-        key, specs, labels, concurrency, client, stream, progress, on_result, request_fields
+        key,
+        specs,
+        labels,
+        concurrency,
+        client,
+        stream,
+        progress,
+        on_result,
+        request_fields,
+        strict_variables,
     )
     return _run_sync(plan)
 
@@ -279,7 +318,12 @@ def _run_sync(plan: _Plan) -> BatchResult:
     run, given = plan.prepare()
     settings = given.settings if given is not None else None
     check_up_front(
-        plan.key, plan.probe_fields(), given if isinstance(given, Client) else None, settings
+        plan.key,
+        plan.row_inputs(),
+        plan.first_context(),
+        given if isinstance(given, Client) else None,
+        settings,
+        strict_variables=plan.strict_variables,
     )
     with plan.showing_progress(run):
         try:

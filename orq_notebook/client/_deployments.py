@@ -30,6 +30,8 @@ from ._streaming import AsyncInvocationStream, InvocationStream
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
+    from ._variables import Variables
+
 
 __all__ = ["AsyncDeployments", "Deployments", "InvokeFields"]
 
@@ -106,6 +108,16 @@ class Deployments:
         c = self._client
         request = c._invoke_request("get_config", _GET_CONFIG, key, fields, stream=False)
         return c._parse(c._send(request), DeploymentConfig)
+
+    def variables(self, key: str, *, context: Mapping[str, Any] | None = None) -> Variables:
+        """The deployment's `{{variables}}`: where each appears, its default, which are open.
+
+        Usage: `client.deployments.variables("support-answer").check(inputs).warnings()`.
+        One list (for the template) and one `get_config`; see `Variables`.
+        """
+        from ._variables import fetch_variables
+
+        return fetch_variables(self, key, context=context)
 
     @overload
     def invoke(
@@ -193,6 +205,12 @@ class AsyncDeployments:
         c = self._client
         request = c._invoke_request("get_config", _GET_CONFIG, key, fields, stream=False)
         return c._parse(await c._send(request), DeploymentConfig)
+
+    async def variables(self, key: str, *, context: Mapping[str, Any] | None = None) -> Variables:
+        """`await client.deployments.variables(key)`: see `Deployments.variables`."""
+        from ._variables import afetch_deployment_variables
+
+        return await afetch_deployment_variables(self, key, context=context)
 
     @overload
     async def invoke(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -35,6 +36,7 @@ class Host(Protocol):
     default_deployment: str | None
     stream: bool
     include_usage: bool
+    strict_variables: bool
     max_history: int
     update_interval: float
 
@@ -81,9 +83,15 @@ def _p_cell(p: MagicParser) -> None:
 
 def _p_config(p: MagicParser) -> None:
     p.add_argument("key")
-    p.add_argument("--var", action="append", default=[], metavar="NAME=VALUE")
-    p.option("--inputs", metavar="JSON|VAR")
-    p.option("--context", metavar="JSON|VAR")
+    p.add_argument(
+        "--var",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="fill {{NAME}} in the prompt shown (repeatable)",
+    )
+    p.option("--inputs", metavar="JSON|VAR", help="variables as JSON or a notebook variable")
+    p.option("--context", metavar="JSON|VAR", help="routing context (which variant to show)")
 
 
 def _p_key(p: MagicParser) -> None:
@@ -153,16 +161,28 @@ def _list(m: Host, a: Any, cell: str | None, ns: Namespace) -> Any:
 
 
 def _config(m: Host, a: Any, cell: str | None, ns: Namespace) -> Any:
-    inputs = _inputs(a, ns)
+    """The prompt as it would go out: given variables filled in, defaults applied, open ones
+    left as `{{name}}` (highlighted), and a table of the variables."""
+    inputs, sources = gather_inputs(a, ns)
     context = resolve_value("--context", a.context, ns, expect=dict) if a.context else None
     try:
-        config = m.session.client.deployments.get_config(a.key, inputs=inputs, context=context)
+        variables = m.session.variables(a.key, context, refresh=True)
+        check = variables.check(inputs, strict=False)
+        check.raise_for_errors()
+        for line in check.warnings(include_open=False):  # the table shows the open ones
+            print(line, file=sys.stderr)
+        # Open variables go as `{{name}}` markers: the server leaves them as they are (one
+        # pass), so the prompt shows them, and a strict server does not refuse the request.
+        markers = {name: f"{{{{{name}}}}}" for name in check.open}
+        config = m.session.client.deployments.get_config(
+            a.key, inputs={**inputs, **markers} or None, context=context
+        )
     except NotFoundError as exc:
         exc.wanted_key = a.key  # type: ignore[attr-defined]
         raise
     from ..display._config_view import ConfigView
 
-    return ConfigView(a.key, config)
+    return ConfigView(a.key, config, variables=variables.given(inputs, sources))
 
 
 def _use(m: Host, a: Any, cell: str | None, ns: Namespace) -> Any:
@@ -216,7 +236,7 @@ def _playground(m: Host, a: Any, cell: str | None, ns: Namespace) -> Any:
     from ._apps import Playground
 
     _needs_a_frontend(m, "playground")
-    return Playground(key=a.key or m.default_deployment)
+    return Playground(key=a.key or m.default_deployment, strict_variables=m.strict_variables)
 
 
 def _compare(m: Host, a: Any, cell: str | None, ns: Namespace) -> Any:
@@ -224,7 +244,13 @@ def _compare(m: Host, a: Any, cell: str | None, ns: Namespace) -> Any:
 
     _needs_a_frontend(m, "compare")
     contexts = resolve_value("--contexts", a.contexts, ns, expect=list) if a.contexts else None
-    widget = Compare(a.keys, contexts=contexts, inputs=_inputs(a, ns), message=a.message)
+    widget = Compare(
+        a.keys,
+        contexts=contexts,
+        inputs=_inputs(a, ns),
+        message=a.message,
+        strict_variables=m.strict_variables,
+    )
     widget.run()
     return widget
 
@@ -237,7 +263,12 @@ def _batch(m: Host, a: Any, cell: str | None, ns: Namespace) -> Any:
     rows = resolve_value("--from", a.source, ns, expect=object)
     try:
         result = run_batch(
-            a.key, rows, concurrency=a.concurrency, client=m.session.client, stream=a.stream
+            a.key,
+            rows,
+            concurrency=a.concurrency,
+            client=m.session.client,
+            stream=a.stream,
+            strict_variables=m.strict_variables,
         )
     except (OrqError, ValidationError):
         raise  # the same one line as `%orq invoke` (a wrong key, no key, no server ...)

@@ -12,6 +12,7 @@ import keyword
 import sys
 from typing import TYPE_CHECKING, Any
 
+from ..batch._checks import holds_for_every_row
 from ..client._exceptions import NotFoundError, OrqError
 from ..client._templating import render
 from ..display._result import Result
@@ -205,7 +206,27 @@ def before_sending(
     sources: dict[str, str],
     context: dict[str, Any] | None,
 ) -> None:
-    """Checks made before a request goes out (the deployment's variables: see issue 17)."""
+    """Check the inputs against the deployment's variables before anything is sent.
+
+    A name close to a real variable is an error ("Did you mean"); open variables (no value,
+    no default: orq.ai sends them as empty text) and names that match nothing are one warning
+    line each; `OrqMagics.strict_variables` makes open variables errors. What would fail the
+    call itself (no such deployment, no key, no server) fails here, once.
+    """
+    if m.session.is_humanloop:
+        return
+    try:
+        variables = m.session.variables(key, context)
+    except OrqError as exc:
+        if holds_for_every_row(exc):
+            if isinstance(exc, NotFoundError):
+                exc.wanted_key = key  # type: ignore[attr-defined]
+            raise
+        return  # the call itself will say what is wrong, if anything is
+    check = variables.check(inputs, strict=m.strict_variables)
+    check.raise_for_errors()
+    for line in check.warnings():
+        print(line, file=sys.stderr)
 
 
 def _version(m: Host, key: str) -> str | None:
@@ -246,7 +267,7 @@ def _stream(m: Host, key: str, fields: dict[str, Any], sent: list[dict[str, Any]
         if stream.text:
             view.fail("stopped", stream.text)
         raise ArgumentError(
-            f"Stopped after {len(stream.text)} characters; the partial answer is kept: `%orq last`."
+            f"Stopped after {len(stream.text)} characters; the partial answer is kept (%orq last)."
         ) from None
     except OrqError as exc:
         if stream.chunk_count:

@@ -58,6 +58,12 @@ class OrqMagics(Magics):
         10, config=True, help="Earlier exchanges of a --thread sent with each new message."
     )
     include_usage = Bool(True, config=True, help="Ask for token usage on every invocation.")
+    strict_variables = Bool(
+        False,
+        config=True,
+        help="Refuse to send a deployment variable that has no value and no default "
+        "(orq.ai sends it as empty text; by default that is one warning line).",
+    )
     display_mode = Enum(
         ["auto", "notebook", "terminal"],
         "auto",

@@ -7,6 +7,7 @@ It never imports IPython: the magics drive it, and so can a plain script.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import weakref
 from collections import deque
@@ -19,6 +20,7 @@ from ..client._client import AsyncClient, Client
 from ..client._config import Settings
 from ..client._exceptions import OrqError
 from ..client._models import Deployment
+from ..client._variables import Variables, fetch_variables
 from ..display._result import Result
 from ._backends import ClientBackend, OrqPieces, PieceStream, result_from_invocation
 
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
 __all__ = ["Connection", "HistoryEntry", "Session", "current_session", "set_session"]
 
 ORQ_HOSTS = ("my.orq.ai", "api.orq.ai")
+_VARIABLES_TTL = 60.0  # seconds a deployment's variables are reused between cells
 _RETIRED = "//api.humanloop.com"  # Humanloop's hosted API, shut down on 2025-09-08
 
 
@@ -114,6 +117,7 @@ class Session:
         self._humanloop: HumanloopRunner | None = None
         self._deployments: list[Deployment] | None = None
         self._listed_without: set[str] = set()  # keys a fresh list did not have
+        self._variables: dict[tuple[str, str], tuple[float, Variables]] = {}
 
     # -- where the session points -----------------------------------------------------------
 
@@ -311,6 +315,7 @@ class Session:
         self._client = self._loopless = None
         self._deployments = None
         self._listed_without = set()
+        self._variables = {}
 
     def close(self) -> None:
         """Close clients and stop a local server this session started."""
@@ -336,6 +341,25 @@ class Session:
             if found is None:
                 self._listed_without.add(key)
         return found
+
+    def variables(
+        self, key: str, context: dict[str, Any] | None = None, *, refresh: bool = False
+    ) -> Variables:
+        """`key`'s variables (template from the list, defaults from `get_config`), kept for
+        a minute per key and context so a cell does not cost two extra requests each time."""
+        cache_key = (key, json.dumps(context, sort_keys=True, default=str))
+        cached = self._variables.get(cache_key)
+        if cached is not None and not refresh and time.monotonic() - cached[0] < _VARIABLES_TTL:
+            return cached[1]
+        found = self.deployment(key) if not refresh else None
+        if refresh:
+            found = next((d for d in self.deployments(refresh=True) if key in (d.key, d.id)), None)
+        templates = found.prompt_config.messages if found is not None else None
+        variables = fetch_variables(
+            self.client.deployments, key, context=context, templates=templates
+        )
+        self._variables[cache_key] = (time.monotonic(), variables)
+        return variables
 
     def version_of(self, key: str) -> str | None:
         """The version of deployment `key` (None for Humanloop, or when it cannot be listed)."""

@@ -18,9 +18,15 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
-from ..client._models import ConfigMessage, DeploymentConfig
+from ..client._variables import (
+    Variable,
+    Variables,
+    VariablesError,
+    afetch_variables,
+    build_variables,
+)
 from ..display._errors import explain, render_error
-from ..display._render import MUTED_STYLE, Table, escape_html, escape_markdown, format_duration
+from ..display._render import Table, escape_html, escape_markdown, format_duration
 from ..display._result import Result
 from ._loop import Job, settle, submit
 from ._parts import (
@@ -29,12 +35,13 @@ from ._parts import (
     RunInfo,
     StaticCopyBox,
     describer,
+    field_placeholder,
     footer_html,
-    infer_defaults,
+    notice_html,
     raise_bug,
     start_task,
     stream_run,
-    variables_of,
+    variable_field,
 )
 
 if TYPE_CHECKING:
@@ -51,6 +58,7 @@ class _Column:
     header: widgets.HTML = field(default_factory=widgets.HTML)
     footer: widgets.HTML = field(default_factory=widgets.HTML)
     info: RunInfo = field(default_factory=RunInfo)
+    model: Variables = field(default_factory=lambda: Variables(""))
     task: Job[Outcome] | None = None
 
     @property
@@ -72,7 +80,9 @@ class CompareWidget(StaticCopyBox):
 
     Usage: `CompareWidget(backend, ["a", "b"], inputs={"topic": "tides"})`, then Run (or
     `.run()` and `await .wait()`). A single key with several `contexts` compares the variants
-    a deployment routes to. Empty fields are not sent: each deployment uses its own default.
+    a deployment routes to. Empty fields are not sent: each deployment uses its own default,
+    shown as the placeholder; a field some column has no default for is marked required, and
+    Run warns that it goes out blank, as `%%orq` does (an error with `strict_variables`).
 
     Args:
         backend: a `PlaygroundBackend`.
@@ -82,6 +92,7 @@ class CompareWidget(StaticCopyBox):
         message: the starting user message.
         interval: the least time between two updates of a streaming column, in seconds.
         clock: a monotonic clock, for latency figures and the update rate.
+        strict_variables: refuse to run with a variable that has no value and no default.
 
     Attributes: `.results` (per column, a Result or the exception that column raised),
     `.variables` (the union of the columns' `{{variables}}`).
@@ -97,6 +108,7 @@ class CompareWidget(StaticCopyBox):
         message: str | None = None,
         interval: float = 0.1,
         clock: Callable[[], float] = time.perf_counter,
+        strict_variables: bool = False,
     ) -> None:
         super().__init__()
         self.backend = backend
@@ -104,6 +116,8 @@ class CompareWidget(StaticCopyBox):
         self.results: list[Result | BaseException] = []
         self.variables: list[str] = list(inputs or {})
         self._given = dict(inputs or {})
+        self.strict_variables = strict_variables
+        self.notice = widgets.HTML()  # what a run warns about (open variables)
         self._known: list[str] = []  # the deployment keys listed, for "did you mean"
         self._interval, self._clock = interval, clock
         self._stop_requested = False
@@ -133,11 +147,12 @@ class CompareWidget(StaticCopyBox):
             )
             for c in self.columns
         ]
-        self._build_form({})
+        self._build_form()
         self.children = [
             self.form,
             self.message,
             widgets.HBox([self.run_button, self.stop_button, self.status]),
+            self.notice,
             widgets.HBox(boxes, layout=widgets.Layout(width="100%", overflow="auto")),
             self.summary,
             self.hide_static_copy,
@@ -160,44 +175,43 @@ class CompareWidget(StaticCopyBox):
         try:
             listed = {d.key: d for d in await self.backend.list_deployments()}
         except Exception:
-            listed = {}  # each column's get_config below says what is wrong
+            listed = {}  # each column's own lookup below says what is wrong
         self._known = list(listed)
-        configs = await asyncio.gather(
-            *(self._config(c) for c in self.columns), return_exceptions=True
+        models = await asyncio.gather(
+            *(self._variables(c, listed.get(c.key)) for c in self.columns),
+            return_exceptions=True,
         )
-        messages: list[ConfigMessage] = []
-        defaults: dict[str, set[str]] = {}
-        for column, config in zip(self.columns, configs, strict=True):
+        for column, model in zip(self.columns, models, strict=True):
             deployment = listed.get(column.key)
-            templates = deployment.prompt_config.messages if deployment else []
-            resolved = config.messages if isinstance(config, DeploymentConfig) else []
-            messages += [*templates, *resolved]
-            for name, value in infer_defaults(templates, resolved).items():
-                defaults.setdefault(name, set()).add(value)
-            good = config if isinstance(config, DeploymentConfig) else None
-            column.info = RunInfo.of(deployment, good)
-            problem = (
-                explain(config, surface="widget") if isinstance(config, BaseException) else None
-            )
+            templates = deployment.prompt_config.messages if deployment else None
+            problem = None
+            if isinstance(model, BaseException):
+                problem = describer(column.key, lambda: self._known)(model)
+                model = build_variables(column.key, templates, None)
+            column.model = model
+            column.info = RunInfo.of(deployment, model.config)
             column.header.value = _header_html(column, column.info, problem)
-        self.variables = list(dict.fromkeys([*variables_of(messages), *self._given]))
-        self._build_form(defaults)
+        names = [v.name for c in self.columns for v in c.model]
+        self.variables = list(dict.fromkeys([*names, *self._given]))
+        self._build_form()
 
-    async def _config(self, column: _Column) -> DeploymentConfig:
-        return await self.backend.get_config(column.key, context=column.context)
+    async def _variables(self, column: _Column, deployment: Any) -> Variables:
+        templates = deployment.prompt_config.messages if deployment else None
+        return await afetch_variables(
+            self.backend.get_config, column.key, context=column.context, templates=templates
+        )
 
-    def _build_form(self, defaults: dict[str, set[str]]) -> None:
+    def _build_form(self) -> None:
         old = {name: f.value for name, f in self.fields.items()}
         self.fields = {}
         for name in self.variables:
-            shown = ", ".join(sorted(defaults.get(name, ())))
-            self.fields[name] = widgets.Text(
-                value=old.get(name, _as_text(self._given[name]) if name in self._given else ""),
-                description=name,
-                placeholder=f"default: {shown}" if shown else "(each deployment's default)",
-                style={"description_width": "initial"},
-                layout=widgets.Layout(width="auto", flex="1 1 auto"),
-            )
+            # One field feeds every column: required if some column has no default for it.
+            defaults = [c.model[name].default for c in self.columns if c.model.has(name)]
+            known = all(c.model.defaults_known for c in self.columns if c.model.has(name))
+            value = old.get(name, _as_text(self._given[name]) if name in self._given else "")
+            field = variable_field(Variable(name), known, value)
+            field.placeholder = field_placeholder(defaults, known) if defaults else ""
+            self.fields[name] = field
         self.form.children = list(self.fields.values())
 
     def _inputs(self) -> dict[str, Any]:
@@ -237,6 +251,18 @@ class CompareWidget(StaticCopyBox):
         await settle(lambda: [self._preparing])
         inputs = self._inputs()
         message = self.message.value if self.message.value.strip() else None
+        warnings: dict[str, None] = {}
+        errors: dict[str, None] = {}
+        for column in self.columns:
+            # Names given for other columns' variables are not unknown to the compare.
+            mine = {k: v for k, v in inputs.items() if column.model.has(k) or k in self._given}
+            check = column.model.check(mine, strict=self.strict_variables)
+            warnings.update(dict.fromkeys(check.warnings()))
+            errors.update(dict.fromkeys(check.errors()))
+        self.notice.value = notice_html(list(warnings))
+        if errors:
+            self.status.value = render_error(VariablesError(" ".join(errors))).html
+            return self.results
         self._set_running(True)
         try:
             for column in self.columns:
@@ -372,6 +398,6 @@ def _header_html(column: _Column, info: RunInfo, problem: str | None) -> str:
     if info.model:
         html += f"<br><small>{escape_html(info.provider)} · {escape_html(info.model)}</small>"
     if problem:
-        # Often only "a variable has no default": a note, since the run may still work.
-        html += f"<br><span style='{MUTED_STYLE}'>(get_config: {escape_html(problem)})</span>"
+        # A real problem (no such deployment, no server): open variables are not one.
+        html += f"<br><b>⚠</b> {escape_html(problem)}"
     return html

@@ -8,7 +8,6 @@ find a deployment's `{{variables}}` and their defaults.
 from __future__ import annotations
 
 import asyncio
-import re
 import uuid
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass
@@ -17,8 +16,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import ipywidgets as widgets
 from IPython.display import display as _untyped_display
 
-from ..client._models import ConfigMessage, Deployment, DeploymentConfig
-from ..client._templating import find_variables, render
+from ..client._models import Deployment, DeploymentConfig
+from ..client._variables import Variable
 from ..display._errors import did_you_mean, explain, render_error
 from ..display._render import MUTED_STYLE, escape_html, format_duration, format_usage, safe_markdown
 from ..display._result import Result
@@ -33,73 +32,38 @@ T = TypeVar("T")
 display: Callable[..., Any] = _untyped_display
 
 # ---------------------------------------------------------------------------------------------
-# Variables and their defaults
+# Variable fields (the model is `client._variables.Variables`)
 
 
-def message_text(message: ConfigMessage) -> str:
-    """The text of a prompt message (the text parts of a multi-part content, joined)."""
-    content = message.content
-    if isinstance(content, str):
-        return content
-    return "\n".join(str(p.get("text", "")) for p in content or () if p.get("type") == "text")
+def field_placeholder(defaults: Sequence[str | None], known: bool = True) -> str:
+    """What an empty field means: `default: Acme`, or `required (no default)`.
+
+    `defaults` has one entry per deployment the field feeds (Compare: one per column), None
+    where that deployment has no default; `known` is False when the server did not say."""
+    if not known:
+        return ""
+    if any(d is None for d in defaults):
+        return "required (no default)"
+    shown = list(dict.fromkeys(d for d in defaults if d is not None))
+    return "default: " + " / ".join(shown) if shown else ""
 
 
-def variables_of(messages: Iterable[ConfigMessage]) -> list[str]:
-    """The distinct `{{variables}}` of the messages, in order of first appearance."""
-    names: dict[str, None] = {}
-    for message in messages:
-        names.update(dict.fromkeys(find_variables(message_text(message))))
-    return list(names)
+def variable_field(variable: Variable, known: bool = True, value: str = "") -> widgets.Text:
+    """A text field for one variable, its placeholder saying what leaving it empty does."""
+    places = ", ".join(variable.places)
+    return widgets.Text(
+        value=value,
+        description=variable.name,
+        placeholder=field_placeholder([variable.default], known),
+        tooltip=f"{{{{{variable.name}}}}} in the {places}" if places else None,
+        style={"description_width": "initial"},
+        layout=widgets.Layout(width="auto", flex="1 1 auto"),
+    )
 
 
-def infer_defaults(
-    templates: Sequence[ConfigMessage], resolved: Sequence[ConfigMessage]
-) -> dict[str, str]:
-    """Variable values the server filled in: each template is matched against its resolution.
-
-    `templates` are a deployment's raw prompt messages (`{{company}}`), `resolved` what
-    `get_config` returned without inputs ("Acme"): the server's defaults are what differs.
-    Messages that do not line up, and variables left unresolved, give nothing.
-    """
-    defaults: dict[str, str] = {}
-    for template, done in zip(templates, resolved, strict=False):
-        if template.role != done.role:
-            continue
-        pattern, groups = _template_pattern(message_text(template))
-        match = pattern.fullmatch(message_text(done))
-        if match is None:
-            continue
-        for group, name in groups.items():
-            value = match.group(group)
-            if not find_variables(value):
-                defaults.setdefault(name, value)
-    return defaults
-
-
-def _template_pattern(template: str) -> tuple[re.Pattern[str], dict[str, str]]:
-    # Rendering with numbered markers finds the placeholders with the templating's own rules.
-    names: list[str] = []
-
-    def marker(name: str) -> str:
-        names.append(name)
-        return f"\x00{len(names) - 1}\x00"
-
-    pieces = render(template, marker).split("\x00")
-    groups: dict[str, str] = {}  # regex group -> variable name
-    parts = []
-    for i, piece in enumerate(pieces):
-        if i % 2 == 0:
-            parts.append(re.escape(piece))
-            continue
-        name = names[int(piece)]
-        group = next((g for g, n in groups.items() if n == name), None)
-        if group is None:
-            group = f"v{len(groups)}"
-            groups[group] = name
-            parts.append(f"(?P<{group}>.*?)")
-        else:
-            parts.append(f"(?P={group})")
-    return re.compile("".join(parts), re.DOTALL), groups
+def notice_html(lines: Sequence[str]) -> str:
+    """Warnings shown under the Run button (the magics' lines, word for word)."""
+    return "<br>".join(escape_html(line) for line in lines)
 
 
 # ---------------------------------------------------------------------------------------------

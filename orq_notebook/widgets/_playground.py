@@ -20,6 +20,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from ..client._models import Deployment, DeploymentConfig
+from ..client._variables import Variables, afetch_variables, build_variables
 from ..display._errors import explain
 from ..display._render import MUTED_STYLE, escape_html, escape_markdown
 from ..display._result import Result
@@ -31,11 +32,11 @@ from ._parts import (
     StaticCopyBox,
     describer,
     footer_html,
-    infer_defaults,
+    notice_html,
     raise_bug,
     start_task,
     stream_run,
-    variables_of,
+    variable_field,
 )
 
 __all__ = ["PlaygroundWidget"]
@@ -47,17 +48,20 @@ class PlaygroundWidget(StaticCopyBox):
     """Try one deployment: pick it, fill its variables, Run / Stop, watch the answer stream.
 
     Usage: `PlaygroundWidget(backend, key="support-answer")` as the last line of a cell.
-    The variable fields start with the deployment's defaults when the backend reveals them;
-    a field left empty is not sent, so the deployment's own default applies.
+    Each variable field says what happens when it is left empty: its default (shown as the
+    placeholder) applies, or, for a variable without one, it is sent as empty text — which
+    Run warns about, as `%%orq` does (an error with `strict_variables=True`).
 
     Args:
         backend: a `PlaygroundBackend`.
         key: the deployment selected at start (default: the first one listed).
         interval: the least time between two updates of the streaming pane, in seconds.
         clock: a monotonic clock, for latency figures and the update rate.
+        strict_variables: refuse to run with a variable that has no value and no default.
 
-    Attributes: `.variables` (the `{{variables}}` of the selected deployment), `.result` (the
-    last Result or None), `.history` (a list of `(inputs, message, Result)`).
+    Attributes: `.variables` (the `{{variables}}` of the selected deployment), `.model` (their
+    `Variables`: defaults, open ones), `.result` (the last Result or None), `.history` (a list
+    of `(inputs, message, Result)`).
     """
 
     def __init__(
@@ -67,6 +71,7 @@ class PlaygroundWidget(StaticCopyBox):
         *,
         interval: float = 0.1,
         clock: Callable[[], float] = time.perf_counter,
+        strict_variables: bool = False,
     ) -> None:
         super().__init__()
         self.backend = backend
@@ -86,7 +91,10 @@ class PlaygroundWidget(StaticCopyBox):
         self.deployment = widgets.Dropdown(description="Deployment", options=[], layout=full)
         self.info = widgets.HTML()
         self.fields: dict[str, widgets.Text] = {}
+        self.model = Variables(key or "")
+        self.strict_variables = strict_variables
         self.form = widgets.VBox()
+        self.notice = widgets.HTML()  # what a run warns about (open variables)
         self.message = widgets.Textarea(
             description="Message",
             placeholder="A user message (optional)",
@@ -110,6 +118,7 @@ class PlaygroundWidget(StaticCopyBox):
             self.form,
             self.message,
             widgets.HBox([self.run_button, self.stop_button, self.status]),
+            self.notice,
             self.output.widget,
             self.footer,
             widgets.HTML("<b>History</b>"),
@@ -173,31 +182,23 @@ class PlaygroundWidget(StaticCopyBox):
 
     async def _load_deployment(self, key: str) -> None:
         deployment = self._deployments.get(key)
-        templates = deployment.prompt_config.messages if deployment else []
+        templates = deployment.prompt_config.messages if deployment else None
         self.deployment.tooltip = deployment.description if deployment else None
         try:
-            # No inputs: the server fills what it has defaults for, which reveals the defaults.
-            config: DeploymentConfig | None = await self.backend.get_config(key)
+            # The template and the config resolved without inputs give each variable's default;
+            # a variable without one is not a problem (orq.ai sends it blank): the form says so.
+            model = await afetch_variables(self.backend.get_config, key, templates=templates)
             problem = None
         except Exception as exc:
-            config, problem = None, self._explain(exc, key)
-        resolved = config.messages if config else []
-        self.variables = variables_of([*templates, *resolved])
-        self._run_info = RunInfo.of(deployment, config)
-        self._build_form(infer_defaults(templates, resolved))
-        self.info.value = _info_html(deployment, config, problem)
+            model, problem = build_variables(key, templates, None), self._explain(exc, key)
+        self.model = model
+        self.variables = model.names
+        self._run_info = RunInfo.of(deployment, model.config)
+        self._build_form(model)
+        self.info.value = _info_html(deployment, model.config, problem)
 
-    def _build_form(self, defaults: dict[str, str]) -> None:
-        self.fields = {
-            name: widgets.Text(
-                value=defaults.get(name, ""),
-                description=name,
-                placeholder="" if name in defaults else "(the deployment's default)",
-                style={"description_width": "initial"},
-                layout=widgets.Layout(width="auto", flex="1 1 auto"),
-            )
-            for name in self.variables
-        }
+    def _build_form(self, model: Variables) -> None:
+        self.fields = {v.name: variable_field(v, model.defaults_known) for v in model}
         self.form.children = list(self.fields.values())
         if self._pending_inputs is not None:
             self._fill(self._pending_inputs)
@@ -241,6 +242,12 @@ class PlaygroundWidget(StaticCopyBox):
             return None
         inputs = {name: f.value for name, f in self.fields.items() if f.value != ""}
         message = self.message.value if self.message.value.strip() else None
+        check = self.model.check(inputs, strict=self.strict_variables)
+        self.notice.value = notice_html(check.warnings())
+        if check.errors():
+            self.output.finish("", error=" ".join(check.errors()))
+            self.status.value = "<b>⚠ failed</b>"
+            return None
         self._set_running(True)
         try:
             outcome = await stream_run(
