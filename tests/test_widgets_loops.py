@@ -107,6 +107,7 @@ def test_wait_and_run_work_from_any_loop_and_from_none(session: Session) -> None
     job = pg.run()
     result = job.result(timeout=20)  # a plain thread blocks on the job
     assert isinstance(result, Result) and result.text == "You can return items within 30 days."
+    assert result.version == "v1"  # the deployment's, as the widget looked it up
 
     async def from_a_cell() -> Result | None:
         pg.run()

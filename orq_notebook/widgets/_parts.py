@@ -279,6 +279,8 @@ async def stream_run(
         return Outcome(partial(text, line), error=exc)
     throttle.cancel()
     pane.finish(result.text or "".join(pieces))
+    if result.version is None:  # answers do not carry it: the deployment's, as looked up
+        result.version = info.version
     return Outcome(result)
 
 
