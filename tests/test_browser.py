@@ -15,7 +15,7 @@ it. The scenarios:
 * a cell with a mistyped deployment key: one line, no traceback.
 
 Pictures go to a temporary folder; `scripts/screenshots` runs this module with
-ORQ_SCREENSHOTS=docs/images to refresh the README's pictures (a test run never changes the
+README_PICTURES=docs/images to refresh the README's pictures (a test run never changes the
 checkout). Nothing is left running: every process the module started is checked to be gone.
 
 Needs Debian's Chromium and the `playwright` package: `scripts/browser-deps` installs both,
@@ -59,7 +59,8 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-# The README's pictures: written to $ORQ_SCREENSHOTS (scripts/screenshots) when it is set.
+# The README's pictures, copied to the folder named by $README_PICTURES when it is set
+# (scripts/screenshots; not an ORQ_ name: tests/conftest.py clears those in every test).
 README_PICTURES = {
     "streaming-answer.png",
     "streamed-answer.png",
@@ -141,10 +142,10 @@ class Browser:
             time.sleep(0.2)
 
     def picture(self, target: Page | Locator, name: str) -> None:
-        """Take a picture; a README picture is also published when ORQ_SCREENSHOTS is set."""
+        """Take a picture; a README picture is also published when README_PICTURES is set."""
         path = self.shots / name
         target.screenshot(path=path)
-        published = os.environ.get("ORQ_SCREENSHOTS")
+        published = os.environ.get("README_PICTURES")
         if published and name in README_PICTURES:
             shutil.copy(path, Path(published) / name)
 
@@ -301,6 +302,9 @@ def test_playground_run_stop_and_load_from_history(browser: Browser, page_for: A
     switch_theme(page, "JupyterLab Dark")
     browser.picture(cell, "playground-form-dark.png")
     switch_theme(page, "JupyterLab Light")
+    page.set_viewport_size({"width": 900, "height": 900})  # a narrow window (not published)
+    browser.picture(cell, "playground-form-900.png")
+    page.set_viewport_size({"width": 1280, "height": 900})
 
     # Another deployment: fill its {{hero}} variable and a message, and run it.
     dropdown.select_option(label="playground-story")
