@@ -26,8 +26,10 @@ def main(path: str) -> int:
             if output.output_type == "stream":
                 print(output.text, end="")
             elif "data" in output:
+                # What a terminal would show: the plain text (Markdown source would print
+                # `get\_weather` for get_weather); Markdown only when there is nothing else.
                 data = output["data"]
-                print(data.get("text/markdown") or data.get("text/plain", ""))
+                print(data.get("text/plain") or data.get("text/markdown", ""))
     print(f"\n{notebook.name}: every cell ran.")
     return 0
 

@@ -122,7 +122,7 @@ def test_a_row_the_server_rejects_fails_alone(client: Client) -> None:
     assert [r.index for r in result.failed] == [3]
     assert [r.index for r in result.ok] == [0, 1, 2, 4, 5]
     assert [result[i].text for i in (0, 1, 2, 4, 5)] == [echoed(i) for i in (0, 1, 2, 4, 5)]
-    assert result.counts() == {"ok": 5, "failed": 1, "cancelled": 0}
+    assert result.counts() == {"ok": 5, "failed": 1, "stopped": 0}
 
 
 def test_429s_are_retried_counted_and_lower_the_concurrency(client: Client) -> None:
@@ -242,7 +242,7 @@ def test_bad_shared_fields_fail_before_any_request() -> None:
     with pytest.raises(ValueError, match="concurrency"):
         run_batch("echo", rows(2), client=Client(base_url="http://127.0.0.1:9"), concurrency=0)
     with pytest.raises(TypeError, match="row 1"):
-        run_batch("echo", [{"q": 1}, "q=2"], client=Client(base_url="http://127.0.0.1:9"))
+        run_batch("echo", [{"q": 1}, 2], client=Client(base_url="http://127.0.0.1:9"))
     with pytest.raises(TypeError, match="client"):
         run_batch("echo", rows(1), client="http://127.0.0.1:9")  # type: ignore[arg-type]
 
@@ -354,9 +354,9 @@ def test_cancelling_the_arun_batch_task_returns_the_finished_rows(server: LocalS
     done = [r for r in result if r.status == "ok"]
     assert len(done) >= 4
     assert all(r.text == echoed(r.index) for r in done)
-    assert len(result.cancelled) >= 20
-    assert {r.error_type for r in result.cancelled} <= {"Cancelled", "NotRun"}
-    assert all(r.error for r in result.cancelled)
+    assert len(result.stopped) >= 20
+    assert {r.error_type for r in result.stopped} <= {"Stopped", "NotRun"}
+    assert all(r.error for r in result.stopped)
     assert hooks == {"request": [], "response": []}  # the batch unhooked the caller's client
 
 
@@ -374,7 +374,7 @@ def test_keyboard_interrupt_returns_the_partial_result(
 
     assert result.interrupted
     assert [r.status for r in result][:3] == ["ok", "ok", "ok"]
-    assert result.counts() == {"ok": 3, "failed": 0, "cancelled": 17}
+    assert result.counts() == {"ok": 3, "failed": 0, "stopped": 17}
     assert [r.error_type for r in result][3:] == ["NotRun"] * 17
     assert len(caplog.records) == 1
     assert "interrupted: 3 of 20 rows finished" in caplog.records[0].getMessage()
@@ -421,7 +421,7 @@ def test_ctrl_c_in_the_waiting_thread_cancels_the_batch(client: Client) -> None:
     assert [r.index for r in result] == list(range(100))
     assert len(result.ok) >= 2
     assert all(r.text == echoed(r.index) for r in result.ok)
-    assert len(result.cancelled) > 0
+    assert len(result.stopped) > 0
 
 
 # -- clients ---------------------------------------------------------------------------------------
@@ -466,6 +466,13 @@ def test_retries_are_counted_per_row_through_any_transport() -> None:
     calls: dict[str, int] = {}
 
     def handler(request: httpx.Request) -> httpx.Response:
+        # The batch's look before the first row: the list, then the config.
+        if request.method == "GET":
+            listed = (FIXTURES / "list_deployments.json").read_text(encoding="utf-8")
+            return httpx.Response(200, content=listed)
+        if request.url.path.endswith("/get_config"):
+            config = (FIXTURES / "get_config_minimal.json").read_text(encoding="utf-8")
+            return httpx.Response(200, content=config)
         q = json.loads(request.content)["inputs"]["q"]
         calls[q] = calls.get(q, 0) + 1
         if q == "a" and calls[q] == 1:
@@ -492,7 +499,7 @@ def test_retries_are_counted_per_row_through_any_transport() -> None:
 
 
 def test_progress_false_prints_nothing(client: Client, capfd: pytest.CaptureFixture[str]) -> None:
-    run_batch("echo", [{"q": 1}, {}], client=client, progress=False)
+    run_batch("echo", [{"q": 1}, {"q": 2}], client=client, progress=False)
     out, err = capfd.readouterr()
     assert out == "" and err == ""
 
@@ -580,7 +587,7 @@ def test_the_display_has_counts_percentiles_and_a_table() -> None:
     bundle = result._repr_mimebundle_()
 
     text, page = bundle["text/plain"], bundle["text/html"]
-    assert "3 rows: 1 ok, 1 failed, 1 cancelled (interrupted)" in text
+    assert "3 rows: 1 ok, 1 failed, 1 stopped (interrupted)" in text
     assert "p50 100 ms" in text and "5 tokens" in text and "wall 1.50 s" in text
     assert "1 retry (0 rate-limited)" in text and "backed off to 2" in text
     assert "NotRun" not in text and "not run: the batch was interrupted first" in text
@@ -589,7 +596,7 @@ def test_the_display_has_counts_percentiles_and_a_table() -> None:
     assert page.count("<tr ") == 4
     assert set(result._repr_mimebundle_(include=["text/plain"])) == {"text/plain"}
     assert set(result._repr_mimebundle_(exclude=["text/plain"])) == {"text/html"}
-    assert repr(result) == "<BatchResult 'k': 3 rows, 1 ok, 1 failed, 1 cancelled, interrupted>"
+    assert repr(result) == "<BatchResult 'k': 3 rows, 1 ok, 1 failed, 1 stopped, interrupted>"
 
 
 def test_sub_results_and_merging_keep_indices() -> None:
@@ -598,9 +605,9 @@ def test_sub_results_and_merging_keep_indices() -> None:
     assert [r.index for r in result[1:]] == [1, 2]
     newer = BatchResult("k", [RowResult(1, {"q": "y"}, "ok", "fixed", error=None)], elapsed=0.5)
     merged = result.merged(newer)
-    assert [r.status for r in merged] == ["ok", "ok", "cancelled"]
+    assert [r.status for r in merged] == ["ok", "ok", "stopped"]
     assert merged.elapsed == 2.0
-    assert [r.status for r in result] == ["ok", "failed", "cancelled"]
+    assert [r.status for r in result] == ["ok", "failed", "stopped"]
 
 
 # -- a real kernel ---------------------------------------------------------------------------------
@@ -688,3 +695,109 @@ def _kernel_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     )
     monkeypatch.setenv("JUPYTER_PATH", str(prefix / "share" / "jupyter"))
     return "python3"
+
+
+# -- errors that hold for every row fail the batch up front (issue 16, point 7) ------------------
+
+
+def test_an_unknown_deployment_fails_up_front_with_did_you_mean(server: LocalServer) -> None:
+    from orq_notebook import NotFoundError
+
+    with Client(base_url=server.base_url) as client, pytest.raises(NotFoundError) as info:
+        run_batch("ech", rows(3), client=client, progress=False)
+    message = str(info.value)
+    assert "'ech' was not found" in message and "Did you mean: echo" in message, message
+    assert "Known keys" not in message  # a few close keys, never the whole list
+    assert "\n" not in message
+
+
+def test_no_key_an_unreachable_server_or_a_refused_key_fail_up_front(
+    server: LocalServer, serve_deployments: Any
+) -> None:
+    from orq_notebook import APIConnectionError, AuthenticationError, MissingAPIKeyError
+
+    with pytest.raises(MissingAPIKeyError):  # orq.ai needs a key: nothing is sent without one
+        run_batch("echo", rows(3), client=Client(base_url="https://my.orq.ai"), progress=False)
+    nowhere = Client(base_url="http://127.0.0.1:9", max_retries=0)
+    with pytest.raises(APIConnectionError):
+        run_batch("echo", rows(3), client=nowhere, progress=False)
+    keyed = serve_deployments(DEPLOYMENTS, api_key="sk-the-right-one")
+    with pytest.raises(AuthenticationError):
+        run_batch("echo", rows(3), client=Client("sk-wrong", keyed.base_url), progress=False)
+
+
+def test_the_async_batch_checks_up_front_too(server: LocalServer) -> None:
+    from orq_notebook import NotFoundError
+
+    async def main() -> None:
+        async with AsyncClient(base_url=server.base_url) as client:
+            await arun_batch("echo-defualt", rows(2), client=client, progress=False)
+
+    with pytest.raises(NotFoundError, match="Did you mean: echo-default"):
+        asyncio.run(main())
+
+
+def test_errors_of_one_row_stay_with_that_row(client: Client) -> None:
+    # `broken` answers 500 to its first two requests: a row's own failure, not the batch's.
+    once = Client(base_url=client.settings.base_url, max_retries=0)
+    result = run_batch("broken", rows(3), client=once, concurrency=1, progress=False)
+    assert [r.status for r in result] == ["failed", "failed", "ok"]
+    assert result[0].error_type == "InternalServerError"
+
+
+def test_a_list_of_strings_is_one_user_message_per_row(client: Client) -> None:
+    result = run_batch("echo-default", ["first question", "second"], client=client, progress=False)
+    assert [r.status for r in result] == ["ok", "ok"]
+    assert "user: first question" in result[0].text and "user: second" in result[1].text
+
+
+def test_to_pandas_without_pandas_says_how_to_install_it(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    from orq_notebook import MissingDependencyError, OrqError
+
+    result = run_batch("echo", rows(1), client=client, progress=False)
+    monkeypatch.setitem(sys.modules, "pandas", None)  # what `import pandas` sees uninstalled
+    with pytest.raises(MissingDependencyError) as info:
+        result.to_pandas()
+    assert isinstance(info.value, ImportError) and isinstance(info.value, OrqError)
+    assert "pip install 'orq-notebook[pandas]'" in str(info.value)
+
+
+# -- the rows' inputs against the deployment's variables (issue 17) ------------------------------
+
+
+def test_a_misspelt_variable_in_any_row_fails_before_anything_is_sent(
+    client: Client, server: LocalServer
+) -> None:
+    from orq_notebook.client._variables import VariablesError
+
+    with pytest.raises(VariablesError, match=r"'Q' is not a variable .* Did you mean: q\?"):
+        run_batch("echo", [{"q": "fine"}, {"Q": "oops"}], client=client, progress=False)
+    with pytest.raises(ValueError):  # a VariablesError is a ValueError too
+        run_batch("echo", [{"Q": "oops"}], client=client, progress=False)
+
+
+def test_open_variables_are_one_warning_line_saying_in_how_many_rows(
+    client: Client, capfd: pytest.CaptureFixture[str]
+) -> None:
+    rows_ = [{"q": "a"}, {"other": 1}, {"q": "c"}]
+    run_batch("echo-default", rows_, client=client, progress=False)  # q has a default
+    assert capfd.readouterr().err == (
+        "⚠ 'other' is not a variable of echo-default's prompt; "
+        "sent anyway (inputs can also feed tools and knowledge bases).\n"
+    )
+    run_batch("echo", [{"q": "a"}, {}, {"q": "c"}], client=client, progress=False)
+    err = capfd.readouterr().err
+    assert err.splitlines() == [
+        "⚠ {{q}} has no value and no default in 1 of 3 rows: it is sent as empty text."
+    ]
+
+
+def test_strict_variables_refuses_open_ones(client: Client) -> None:
+    from orq_notebook.client._variables import VariablesError
+
+    with pytest.raises(VariablesError, match="strict_variables"):
+        run_batch("echo", [{"q": "a"}, {}], client=client, progress=False, strict_variables=True)

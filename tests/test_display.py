@@ -316,7 +316,7 @@ def test_error_line_reads_plain_attributes() -> None:
 
 def test_render_error_text_and_escaped_html() -> None:
     shown = render_error(NotFoundError("No deployment '<b>x</b>'.", status_code=404))
-    assert shown.text == "⚠ NotFoundError (404): No deployment '<b>x</b>'."
+    assert shown.text == "⚠ No deployment '<b>x</b>'."  # explained as the magics do
     assert "<b>x</b>" not in shown.html and "&lt;b&gt;x&lt;/b&gt;" in shown.html
     assert set(shown._repr_mimebundle_()) == {"text/plain", "text/html"}
     assert set(shown._repr_mimebundle_(include=["text/plain"])) == {"text/plain"}
@@ -340,3 +340,46 @@ def test_config_view_uses_the_theme_and_the_shared_table() -> None:
     assert "var(--jp-layout-color2" in html and "var(--jp-content-font-color2" in html
     assert "text-align:left" in html and "background:none" in html  # the one table style
     assert "<code>0.3</code>" in html and "&lt;b&gt;" in html and "<b>.</b>" not in html
+
+
+# -- one explanation for magics and widgets (issue 16, point 12) -------------------------------
+
+
+def test_explain_a_422_names_the_fix_only_when_a_variable_is_missing() -> None:
+    from orq_notebook.client._exceptions import UnprocessableEntityError
+    from orq_notebook.display._errors import explain
+
+    missing = UnprocessableEntityError("Missing value for {{topic}}.", status_code=422)
+    assert explain(missing).endswith("Pass variables with --var NAME=VALUE or --inputs JSON.")
+    assert explain(missing, surface="widget").endswith("Fill in its field.")
+    params = UnprocessableEntityError("temperature must be at most 2.", status_code=422)
+    line = explain(params)  # e.g. caused by --extra-params: nothing about --var
+    assert line == "The server rejected the request (422): temperature must be at most 2."
+
+
+def test_explain_appends_the_errors_own_hint_once() -> None:
+    from orq_notebook.client._exceptions import APIError
+    from orq_notebook.display._errors import explain
+
+    exc = APIError("Quota exceeded.", status_code=402)
+    exc.hint = "Add credits in the orq.ai billing page."  # type: ignore[attr-defined]
+    assert explain(exc) == (
+        "The server answered 402: Quota exceeded. Add credits in the orq.ai billing page."
+    )
+    exc.message = "Quota exceeded. Add credits in the orq.ai billing page."
+    assert explain(exc).count("Add credits") == 1
+
+
+def test_did_you_mean_offers_a_few_keys_never_the_whole_list() -> None:
+    from orq_notebook.display._errors import did_you_mean, explain
+
+    keys = [f"support-answer-{n}" for n in range(100)] + ["summarize"]
+    exc = NotFoundError(
+        "Deployment with key 'support-answr-7' was not found. Known keys: " + ", ".join(keys) + ".",
+        status_code=404,
+    )
+    exc.wanted_key = "support-answr-7"  # type: ignore[attr-defined]
+    line = explain(exc, suggest=lambda wanted: did_you_mean(wanted, keys))
+    assert "Known keys" not in line and line.count("support-answer-") <= 3, line
+    assert line.startswith("Deployment with key 'support-answr-7' was not found. Did you mean:")
+    assert did_you_mean("summarize", keys) == []  # itself is not a suggestion

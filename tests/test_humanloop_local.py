@@ -343,7 +343,7 @@ def test_an_interrupted_stream_keeps_the_partial_answer(
 
     monkeypatch.setattr(_display.StreamView, "append", append_then_interrupt)
     with capture_output():
-        assert "Interrupted" in one_line_error(ip, "summariser --var ticket=E42", "a b c d e f")
+        assert "Stopped after" in one_line_error(ip, "summariser --var ticket=E42", "a b c d e f")
     partial = ip.run_line_magic("orq", "last")
-    assert partial.partial and partial.error == "interrupted"
+    assert partial.partial and partial.error is None and partial.status == "stopped"
     assert partial.text == "".join(seen) == "system: Summarise in"

@@ -111,9 +111,11 @@ def test_an_interrupt_keeps_the_partial_answer_and_leaves_nothing_open(
 
     assert interrupted_at is not None, "no streamed output arrived to interrupt"
     assert reply["status"] == "error" and reply["ename"] == "UsageError", reply
-    assert "Interrupted" in reply["evalue"] and "\n" not in reply["evalue"].strip(), reply
+    assert "Stopped after" in reply["evalue"] and "\n" not in reply["evalue"].strip(), reply
     assert f"UsageError: {reply['evalue']}" in stderr and "Traceback" not in stderr, stderr
     final = list(shown.values())[-1]
+    # One message: the output keeps the text and says "stopped"; only the error line explains.
+    assert "⚠ stopped" in final and "Stopped after" not in final and "`" not in final, final
     kept = [w for w in WORDS if f"{w} " in final + " " or final.rstrip().endswith(w)]
     assert 0 < len(kept) < len(WORDS), f"{len(kept)} words in the output: {final[:200]!r}"
     assert WORDS[-1] not in final

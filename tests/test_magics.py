@@ -260,10 +260,15 @@ def test_usage_mistakes(ip: InteractiveShell) -> None:
     assert "No deployment key" in usage_error(ip, "--no-stream", "x")
 
 
-def test_connection_refused_is_one_line(ip: InteractiveShell) -> None:
-    with capture_output():
-        line(ip, "connect --url http://127.0.0.1:9")
-    assert "Could not reach" in usage_error(ip, "list")
+def test_connecting_to_nothing_is_refused_and_changes_nothing(
+    ip: InteractiveShell, server: LocalServer
+) -> None:
+    message = usage_error(ip, "connect --url http://127.0.0.1:9")
+    assert message.startswith("Could not reach http://127.0.0.1:9") and "unchanged" in message
+    with capture_output() as out:
+        line(ip, "status")
+    assert server.base_url in out.stdout  # still the working connection
+    assert len(line(ip, "list").rows) > 0
 
 
 def test_short_errors_off_shows_the_real_exception(ip: InteractiveShell) -> None:
@@ -339,9 +344,9 @@ def test_interrupt_keeps_the_partial_answer_and_closes_the_connection(
     words = " ".join(f"word{i}" for i in range(200))
     with capture_output() as out:
         message = usage_error(ip, "slow", words)
-    assert "Interrupted" in message
+    assert message.startswith("Stopped after") and "(%orq last)" in message
     partial = line(ip, "last")
-    assert partial.partial and partial.text == "".join(seen)
+    assert partial.partial and partial.text == "".join(seen) and partial.status == "stopped"
     assert "".join(seen) in out.outputs[-1].data["text/plain"]
     pool = ip.magics_manager.registry["OrqMagics"].session.client._http._transport._pool
     assert all(c.is_idle() or c.is_closed() for c in pool.connections)

@@ -129,7 +129,7 @@ def test_repr_is_short_and_one_line() -> None:
     text = repr(_result())
     assert text.startswith("<Result support-answer gpt-4o-mini 1.24 s 57 tokens: 'You can return")
     assert text.endswith("…'>") and "\n" not in text and len(text) < 120
-    assert "partial" in repr(_result(partial=True))
+    assert "stopped" in repr(_result(partial=True))
     assert "failed" in repr(_result(partial=True, error="boom"))
 
 
@@ -225,7 +225,7 @@ def test_metadata_is_the_provenance_and_nothing_secret() -> None:
 
 @pytest.mark.parametrize(
     ("partial", "error", "marker"),
-    [(True, None, "⚠ partial answer"), (True, "connection dropped", "⚠ failed")],
+    [(True, None, "⚠ stopped"), (True, "connection dropped", "⚠ failed")],
 )
 def test_partial_and_failed_answers_are_marked(
     partial: bool, error: str | None, marker: str

@@ -7,7 +7,8 @@ look at the pane between two pieces without timing anything.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import pytest
@@ -17,17 +18,27 @@ from IPython.utils.capture import capture_output
 from orq_notebook.client._exceptions import NotFoundError
 from orq_notebook.client._models import ConfigMessage, Deployment, DeploymentConfig
 from orq_notebook.client._templating import render
+from orq_notebook.client._variables import infer_defaults
 from orq_notebook.display._result import Result
 from orq_notebook.widgets._compare import CompareWidget
-from orq_notebook.widgets._parts import infer_defaults
+from orq_notebook.widgets._loop import submit
 from orq_notebook.widgets._playground import PlaygroundWidget
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
+def on_widget_loop(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
+    """Run an async test on the widgets' own loop, where the widgets run their tasks.
+
+    The fakes below use asyncio primitives (events, queues), which belong to one loop: the
+    test, the widget and the fake then share it, as a kernel's widgets share theirs.
+    """
+
+    @functools.wraps(test)
+    def run(*args: Any, **kwargs: Any) -> None:
+        submit(test(*args, **kwargs)).result(timeout=30)
+
+    return run
 
 
 def deployment(key: str, system: str, *, model: str = "gpt-4o-mini") -> Deployment:
@@ -169,17 +180,19 @@ def plain_of(pane_outputs: tuple[dict[str, Any], ...]) -> str:
 # -- variables and defaults ------------------------------------------------------------------
 
 
-@pytest.mark.anyio
-async def test_playground_finds_variables_and_prefills_defaults() -> None:
+@on_widget_loop
+async def test_playground_fields_show_real_defaults_and_what_is_required() -> None:
     backend = FakeBackend([SUPPORT, OTHER], ["hi"], defaults={"company": "Acme"})
     w = PlaygroundWidget(backend, key="support", interval=0)
     await w.wait()
 
     assert w.deployment.options == ("support", "other")
     assert w.variables == ["company", "topic"]
-    assert w.fields["company"].value == "Acme"
-    assert w.fields["topic"].value == ""
-    assert "default" in w.fields["topic"].placeholder
+    # Empty fields, and what leaving them empty does: the real default, or nothing at all.
+    assert w.fields["company"].value == "" and w.fields["topic"].value == ""
+    assert w.fields["company"].placeholder == "default: Acme"
+    assert w.fields["topic"].placeholder == "required (no default)"
+    assert "get_config" not in w.info.value and "⚠" not in w.info.value
     assert "gpt-4o-mini" in w.info.value and "temperature=0.2" in w.info.value
     assert w.deployment.tooltip == "The support deployment"
 
@@ -201,11 +214,12 @@ def test_infer_defaults_matches_templates_against_their_resolution() -> None:
 # -- running ---------------------------------------------------------------------------------
 
 
-@pytest.mark.anyio
+@on_widget_loop
 async def test_run_streams_into_the_pane_and_ends_with_the_result() -> None:
     backend = FakeBackend([SUPPORT], ["Hel", "lo ", "world"], defaults={"company": "Acme"})
     w = PlaygroundWidget(backend, interval=0)
     await w.wait()
+    w.fields["company"].value = "Initech"
     w.message.value = "Where is my parcel?"
     task = w.run()
 
@@ -223,18 +237,20 @@ async def test_run_streams_into_the_pane_and_ends_with_the_result() -> None:
     assert backend.calls == [
         {
             "key": "support",
-            "inputs": {"company": "Acme"},  # the empty `topic` is left to the deployment
+            "inputs": {"company": "Initech"},  # the empty `topic` is not sent
             "message": "Where is my parcel?",
             "context": None,
         }
     ]
     assert "latency 250 ms" in w.footer.value and "first token 50 ms" in w.footer.value
     assert "12 tokens (7 in, 5 out)" in w.footer.value and "trace trace-support" in w.footer.value
-    assert w.history == [({"company": "Acme"}, "Where is my parcel?", w.result)]
+    assert w.history == [({"company": "Initech"}, "Where is my parcel?", w.result)]
+    # `topic` has no default: the run said so, in the magics' words.
+    assert w.notice.value == "⚠ {{topic}} has no value and no default: it is sent as empty text."
     assert not w.run_button.disabled and w.stop_button.disabled
 
 
-@pytest.mark.anyio
+@on_widget_loop
 async def test_model_html_is_shown_as_text_not_run() -> None:
     backend = FakeBackend([SUPPORT], ["<img src=x onerror=alert(1)>", " **bold**"])
     w = PlaygroundWidget(backend, interval=0)
@@ -245,7 +261,7 @@ async def test_model_html_is_shown_as_text_not_run() -> None:
     assert "<img" not in shown and "&lt;img" in shown and "**bold**" in shown
 
 
-@pytest.mark.anyio
+@on_widget_loop
 async def test_pane_updates_are_coalesced() -> None:
     backend = FakeBackend([SUPPORT], ["a", "b", "c", "d", "e"])
     # A clock that never moves: after the first piece, every update waits for the interval.
@@ -258,7 +274,7 @@ async def test_pane_updates_are_coalesced() -> None:
     assert updates == ["", "a", "abcde"]  # waiting, the first piece at once, the final text
 
 
-@pytest.mark.anyio
+@on_widget_loop
 async def test_stop_cancels_the_stream_and_keeps_the_partial_text() -> None:
     backend = FakeBackend([SUPPORT], ["Once ", "upon ", "a time"], hang_after=2)
     w = PlaygroundWidget(backend, interval=0)
@@ -273,13 +289,13 @@ async def test_stop_cancels_the_stream_and_keeps_the_partial_text() -> None:
     assert result is not None and result.partial and result.error is None
     assert result.text == "Once upon "
     assert markdown_of(w.output.widget.outputs) == "Once upon "
-    assert "Stopped." in plain_of(w.output.widget.outputs)
+    assert "stopped" in plain_of(w.output.widget.outputs)
     assert w.history[-1][2] is result
-    assert "Stopped" in w.status.value
+    assert "stopped" in w.status.value
     assert not w.run_button.disabled and w.stop_button.disabled
 
 
-@pytest.mark.anyio
+@on_widget_loop
 async def test_a_backend_error_is_one_line_in_the_pane() -> None:
     error = NotFoundError("No deployment 'support' here.\nSecond line.", status_code=404)
     backend = FakeBackend([SUPPORT], ["Part", "ial"], fail={"support": error})
@@ -288,16 +304,16 @@ async def test_a_backend_error_is_one_line_in_the_pane() -> None:
     w.run()
     result = await w.wait()
 
-    line = "NotFoundError (404): No deployment 'support' here. Second line."
+    line = "No deployment 'support' here. Second line."  # explained as the magics do
     assert result is not None and result.error == line
     assert result.text == "Part" and result.partial
     outputs = w.output.widget.outputs
     assert markdown_of(outputs) == "Part"
     assert outputs[-1]["data"]["text/plain"] == f"⚠ {line}"  # one line, from _display
-    assert "Failed" in w.status.value
+    assert "failed" in w.status.value
 
 
-@pytest.mark.anyio
+@on_widget_loop
 async def test_a_second_run_while_running_is_refused() -> None:
     backend = FakeBackend([SUPPORT], ["x", "y"], hang_after=1)
     w = PlaygroundWidget(backend, interval=0)
@@ -312,7 +328,7 @@ async def test_a_second_run_while_running_is_refused() -> None:
     await w.wait()
 
 
-@pytest.mark.anyio
+@on_widget_loop
 async def test_history_reloads_inputs_and_message_into_the_form() -> None:
     backend = FakeBackend([SUPPORT, OTHER], ["answer"], defaults={"company": "Acme"})
     w = PlaygroundWidget(backend, key="support", interval=0)
@@ -334,7 +350,7 @@ async def test_history_reloads_inputs_and_message_into_the_form() -> None:
     w.load_button.click()
     await w.wait()  # selecting `support` again fetches its config, then fills the form
     assert w.deployment.value == "support"
-    assert {n: f.value for n, f in w.fields.items()} == {"company": "Acme", "topic": "refunds"}
+    assert {n: f.value for n, f in w.fields.items()} == {"company": "", "topic": "refunds"}
     assert w.message.value == "first"
     assert "loaded from the history" in plain_of(w.output.widget.outputs)
 
@@ -346,11 +362,12 @@ async def test_history_reloads_inputs_and_message_into_the_form() -> None:
 # -- the static copy -------------------------------------------------------------------------
 
 
-@pytest.mark.anyio
+@on_widget_loop
 async def test_a_run_leaves_a_static_copy_for_the_saved_notebook() -> None:
     backend = FakeBackend([SUPPORT], ["The ", "answer"], defaults={"company": "Acme"})
     w = PlaygroundWidget(backend, interval=0)
     await w.wait()
+    w.fields["company"].value = "Acme"
 
     bundle = w._repr_mimebundle_()
     assert WIDGET_VIEW in bundle
@@ -376,17 +393,18 @@ async def test_a_run_leaves_a_static_copy_for_the_saved_notebook() -> None:
     assert f".{hidden} {{display: none}}" in w.hide_static_copy.value
 
 
-def test_without_a_running_loop_the_widget_says_how_to_load() -> None:
-    w = PlaygroundWidget(FakeBackend([SUPPORT], ["x"]))
-    assert "refresh()" in w.info.value
-    with pytest.raises(RuntimeError, match="event loop"):
-        w.run()
+def test_without_any_event_loop_the_widget_still_loads_and_runs() -> None:
+    # A script, or terminal IPython: no loop runs here; the widgets' own loop does the work.
+    w = PlaygroundWidget(FakeBackend([SUPPORT], ["plain ", "thread"]), interval=0)
+    result = w.run().result(timeout=10)
+    assert result is not None and result.text == "plain thread" and result.status == "ok"
+    assert w.variables == ["company", "topic"]
 
 
 # -- compare ---------------------------------------------------------------------------------
 
 
-@pytest.mark.anyio
+@on_widget_loop
 async def test_compare_an_error_stays_in_its_column_while_the_others_finish() -> None:
     broken = deployment("broken", "Hello {{topic}}")
     error = NotFoundError("The model behind 'broken' is gone.", status_code=404)
@@ -403,17 +421,17 @@ async def test_compare_an_error_stays_in_its_column_while_the_others_finish() ->
     assert isinstance(ok_b, Result) and ok_b.text == "Tides rise."
     broken_pane = w.columns[1].pane.widget.outputs
     assert markdown_of(broken_pane) == "Tides "
-    assert "⚠ NotFoundError (404): The model behind 'broken' is gone." in plain_of(broken_pane)
+    assert "⚠ The model behind 'broken' is gone." in plain_of(broken_pane)
     assert markdown_of(w.columns[2].pane.widget.outputs) == "Tides rise."
     assert "12 tokens" in w.columns[0].footer.value
-    assert "stop" in w.summary.value and "error (404)" in w.summary.value
+    assert "stop" in w.summary.value and "failed (404)" in w.summary.value
     static = w.static_bundle()
     assert static["text/markdown"].count("Tides rise.") == 2
     assert "| column | status |" in static["text/markdown"]
     assert "is gone" in static["text/markdown"] and "is gone" in static["text/plain"]
 
 
-@pytest.mark.anyio
+@on_widget_loop
 async def test_compare_variants_of_one_deployment_through_contexts() -> None:
     backend = FakeBackend([SUPPORT], ["ok"])
     contexts = [{"environments": "production"}, {"environments": "staging"}]
@@ -431,7 +449,7 @@ async def test_compare_variants_of_one_deployment_through_contexts() -> None:
     assert all(isinstance(r, Result) and r.text == "ok" for r in w.results)
 
 
-@pytest.mark.anyio
+@on_widget_loop
 async def test_compare_sends_given_inputs_with_their_types_unless_edited() -> None:
     backend = FakeBackend([SUPPORT, OTHER], ["ok"])
     w = CompareWidget(backend, ["support", "other"], inputs={"topic": 3, "company": "Acme"})
@@ -448,7 +466,7 @@ async def test_compare_sends_given_inputs_with_their_types_unless_edited() -> No
     assert backend.calls[-1]["inputs"] == {"topic": "4"}
 
 
-@pytest.mark.anyio
+@on_widget_loop
 async def test_compare_stop_keeps_every_column_partial() -> None:
     backend = FakeBackend([SUPPORT, OTHER], ["First ", "second"], hang_after=1)
     w = CompareWidget(backend, ["support", "other"], interval=0)
@@ -462,7 +480,7 @@ async def test_compare_stop_keeps_every_column_partial() -> None:
 
     assert sorted(backend.cancelled) == ["other", "support"]
     assert all(isinstance(r, Result) and r.partial and r.text == "First " for r in results)
-    assert all("Stopped." in plain_of(c.pane.widget.outputs) for c in w.columns)
+    assert all("stopped" in plain_of(c.pane.widget.outputs) for c in w.columns)
     assert "stopped" in w.summary.value
 
 

@@ -85,7 +85,7 @@ pg
 
 PLAYGROUND_RUN = """
 await pg.wait()
-assert pg.variables == ["company"] and pg.fields["company"].value == "Acme"
+assert pg.variables == ["company"] and pg.fields["company"].placeholder == "default: Acme"
 pg.run()
 result = await pg.wait()
 assert result.text == "Hello from the kernel" and not result.partial, result
@@ -97,7 +97,8 @@ stopping = PlaygroundWidget(Backend(["Partial ", "never"], hang_after=1), key="s
 display(stopping)
 await stopping.wait()
 stopping.run()
-await stopping.backend.hanging.wait()
+while not stopping.backend.hanging.is_set():  # set on the widgets' loop
+    await asyncio.sleep(0.01)
 stopping.stop_button.click()
 partial = await stopping.wait()
 assert partial.partial and partial.text == "Partial ", partial

@@ -29,6 +29,7 @@ from ..client._client import AsyncClient, Client
 from ..client._config import Settings
 from ..client._exceptions import ArgumentTypeError
 from ..client._notices import retry_notices
+from ._checks import acheck_up_front, check_up_front
 from ._engine import BatchRun, Observed, OnResult, RowSpec, rows_to_specs, shared_fields
 from ._feedback import FeedbackReport, send_rows_feedback
 from ._pool import WorkerTransport
@@ -120,14 +121,14 @@ def _finish_bar(bar: ProgressBar, run: BatchRun) -> None:
 def _report_interrupt(result: BatchResult) -> None:
     c = result.counts()
     logger.warning(
-        "Batch %r interrupted: %d of %d rows finished (%d ok, %d failed), %d cancelled; "
+        "Batch %r interrupted: %d of %d rows finished (%d ok, %d failed), %d stopped; "
         "the finished rows are in the returned result.",
         result.key,
         c["ok"] + c["failed"],
         len(result),
         c["ok"],
         c["failed"],
-        c["cancelled"],
+        c["stopped"],
     )
 
 
@@ -147,10 +148,10 @@ class _Plan:
     progress: bool
     on_result: OnResult | None
     request_fields: Mapping[str, Any]
+    strict_variables: bool = False
 
-    @contextmanager
-    def started(self) -> Iterator[tuple[BatchRun, AnyClient | None]]:
-        """The run and the client it goes through; its progress bar closes however it ends."""
+    def prepare(self) -> tuple[BatchRun, AnyClient | None]:
+        """The run (its shared fields checked, no request made) and the client it goes through."""
         run = BatchRun(
             self.key,
             self.specs,
@@ -159,13 +160,29 @@ class _Plan:
             fields=shared_fields(self.key, self.request_fields),
             on_result=self.on_result,
         )
-        given = _given(self.client)
+        return run, _given(self.client)
+
+    @contextmanager
+    def showing_progress(self, run: BatchRun) -> Iterator[None]:
+        """The run's progress bar, closed however the run ends."""
         bar = run.bar = _progress_bar(self.progress, len(self.specs), self.key)
         try:
-            yield run, given
+            yield
         finally:
             if bar is not None:
                 _finish_bar(bar, run)
+
+    def row_inputs(self) -> list[dict[str, Any]]:
+        """The inputs each row sends (shared ones merged in), for the up-front check."""
+        shared = self.request_fields.get("inputs") or {}
+        return [{**shared, **spec.inputs} for spec in self.specs]
+
+    def first_context(self) -> dict[str, Any] | None:
+        """The context the first row routes with (the variant whose prompt is checked)."""
+        if not self.specs:
+            return None
+        first = self.specs[0].context
+        return first if first is not None else self.request_fields.get("context")
 
     def outcome(self, run: BatchRun) -> BatchResult:
         result = run.result(rerunner=_Rerun(self.client), labels=self.labels)
@@ -186,6 +203,7 @@ async def arun_batch(
     stream: bool = False,
     progress: bool = True,
     on_result: OnResult | None = None,
+    strict_variables: bool = False,
     **request_fields: Any,
 ) -> BatchResult:
     """`run_batch` on the running event loop: `result = await arun_batch(key, rows)`.
@@ -199,17 +217,44 @@ async def arun_batch(
     """
     specs, labels = rows_to_specs(rows)
     plan = _Plan(
-        key, specs, labels, concurrency, client, stream, progress, on_result, request_fields
+        key,
+        specs,
+        labels,
+        concurrency,
+        client,
+        stream,
+        progress,
+        on_result,
+        request_fields,
+        strict_variables,
     )
     return await _arun(plan)
 
 
 async def _arun(plan: _Plan) -> BatchResult:
-    with plan.started() as (run, given):
-        if isinstance(given, AsyncClient):
+    run, given = plan.prepare()
+    if isinstance(given, AsyncClient):
+        await acheck_up_front(
+            plan.key,
+            plan.row_inputs(),
+            plan.first_context(),
+            given,
+            strict_variables=plan.strict_variables,
+        )
+        with plan.showing_progress(run):
             await _execute(run, given, None)
-        else:
-            await _execute(run, None, given.settings if given is not None else None)
+    else:
+        settings = given.settings if given is not None else None
+        async with twin_of(settings) if settings is not None else AsyncClient() as probe:
+            await acheck_up_front(
+                plan.key,
+                plan.row_inputs(),
+                plan.first_context(),
+                probe,
+                strict_variables=plan.strict_variables,
+            )
+        with plan.showing_progress(run):
+            await _execute(run, None, settings)
     return plan.outcome(run)
 
 
@@ -222,6 +267,7 @@ def run_batch(
     stream: bool = False,
     progress: bool = True,
     on_result: OnResult | None = None,
+    strict_variables: bool = False,
     **request_fields: Any,
 ) -> BatchResult:
     """Run deployment `key` once per row, `concurrency` at a time; results in input order.
@@ -243,17 +289,24 @@ def run_batch(
             with ok/failed counts and the rate. False shows nothing at all.
         on_result: called with each finished `RowResult`, in completion order, on the batch's
             event loop. Raising KeyboardInterrupt from it interrupts the batch.
+        strict_variables: a deployment variable with no value and no default in some row is
+            an error before anything is sent (by default: one warning line, and orq.ai sends
+            it as empty text). A row input named like a variable but misspelt is always an
+            error ("Did you mean").
         **request_fields: request fields sent with every row (`metadata`, `context`,
             `invoke_options`, `inputs` defaults, ...). A row's own inputs and context keys win
             over shared ones; a row's messages replace shared ones. Unless `invoke_options` is
             given, `include_usage` is turned on so token counts are known.
 
-    A row whose request still fails after the client's retries is recorded with its error
-    (`status="failed"`) and the batch goes on.
+    Before the first row, one `get_config` checks what would fail every row alike: an
+    unknown deployment (the error says "Did you mean"), no API key or a refused one, a server
+    that cannot be reached. Those raise at once, as `%orq invoke` would. A row whose request
+    still fails after the client's retries is recorded with its error (`status="failed"`)
+    and the batch goes on.
 
     Interrupts: Ctrl-C / a kernel interrupt stops scheduling, cancels the requests in flight,
     logs one line, and *returns* the `BatchResult` with every row finished so far
-    (`result.interrupted` is True; unfinished rows have `status="cancelled"`), rather than
+    (`result.interrupted` is True; unfinished rows have `status="stopped"`), rather than
     raising KeyboardInterrupt, so the work already paid for is kept. `%orq batch` still fails
     its cell after keeping the result. A second Ctrl-C stops waiting at once.
 
@@ -266,14 +319,32 @@ def run_batch(
     """
     specs, labels = rows_to_specs(rows)
     plan = _Plan(
-        key, specs, labels, concurrency, client, stream, progress, on_result, request_fields
+        key,
+        specs,
+        labels,
+        concurrency,
+        client,
+        stream,
+        progress,
+        on_result,
+        request_fields,
+        strict_variables,
     )
     return _run_sync(plan)
 
 
 def _run_sync(plan: _Plan) -> BatchResult:
-    with plan.started() as (run, given):
-        settings = given.settings if given is not None else None
+    run, given = plan.prepare()
+    settings = given.settings if given is not None else None
+    check_up_front(
+        plan.key,
+        plan.row_inputs(),
+        plan.first_context(),
+        given if isinstance(given, Client) else None,
+        settings,
+        strict_variables=plan.strict_variables,
+    )
+    with plan.showing_progress(run):
         try:
             asyncio.get_running_loop()
         except RuntimeError:

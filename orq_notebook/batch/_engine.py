@@ -25,7 +25,7 @@ from ..client._notices import RetryNotice
 from ..display._format import format_retry
 from ._limit import AIMDLimiter, RowTrack, current_row
 from ._pool import current_worker
-from ._result import BatchResult, Rerunner, RowResult, as_messages, cancelled_copy
+from ._result import BatchResult, Rerunner, RowResult, as_messages, stopped_copy
 
 __all__ = ["BatchRun", "Observed", "OnResult", "RowSpec", "rows_to_specs", "shared_fields"]
 
@@ -51,14 +51,16 @@ class RowSpec:
 
 
 def rows_to_specs(rows: Any) -> tuple[list[RowSpec], list[Any] | None]:
-    """Rows (a list of dicts or a DataFrame) as specs, and the DataFrame's index labels."""
+    """Rows (a list of dicts, a list of strings, or a DataFrame) as specs, and the DataFrame's
+    index labels. A string row is one user message (a deployment whose prompt needs only it)."""
     labels: list[Any] | None = None
     if type(rows).__module__.startswith("pandas") and hasattr(rows, "columns"):  # a DataFrame
         labels = list(rows.index)
-        records = [_drop_missing(r) for r in rows.to_dict(orient="records")]
+        records: list[Any] = [_drop_missing(r) for r in rows.to_dict(orient="records")]
     elif isinstance(rows, (Mapping, str, bytes)):
         raise ArgumentTypeError(
-            "rows must be a list of dicts or a pandas DataFrame, not a single value"
+            "rows must be a list of dicts, a list of strings (one user message each) or a "
+            "pandas DataFrame, not a single value"
         )
     else:
         try:
@@ -69,8 +71,13 @@ def rows_to_specs(rows: Any) -> tuple[list[RowSpec], list[Any] | None]:
             ) from None
     specs = []
     for i, record in enumerate(records):
+        if isinstance(record, str):
+            record = {"messages": record}
         if not isinstance(record, Mapping):
-            raise ArgumentTypeError(f"row {i} is a {type(record).__name__}, not a dict of inputs")
+            raise ArgumentTypeError(
+                f"row {i} is a {type(record).__name__}, not a dict of inputs (or a string: "
+                "one user message)"
+            )
         inputs = {str(k): v for k, v in record.items()}
         messages = inputs.pop("messages", None)
         if messages is not None and not isinstance(messages, str):  # a string: one user message
@@ -249,7 +256,7 @@ class BatchRun:
             row.tokens = _tokens(inv)
             self.limiter.succeeded()
         except asyncio.CancelledError:
-            row = cancelled_copy(row, started=True)
+            row = stopped_copy(row, started=True)
             _keep_partial(row, streamed, None)
             self.done[pos] = _finish(row, track, started)
             row.latency = None  # not an answer's latency: it would skew the figures
@@ -287,7 +294,7 @@ class BatchRun:
     def result(
         self, *, rerunner: Rerunner | None = None, labels: Sequence[Any] | None = None
     ) -> BatchResult:
-        """Every row in input order; rows that never finished are marked cancelled."""
+        """Every row in input order; rows that never finished are marked stopped."""
         done = dict(self.done)  # a copy: the loop's thread may still be writing
         rows = [done.get(pos) or spec.blank(self.key) for pos, spec in enumerate(self.specs)]
         ended = self._ended if self._ended is not None else time.perf_counter()

@@ -12,6 +12,7 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal, Protocol, overload
 
+from ..client._exceptions import MissingDependencyError
 from ..client._models import Invocation
 from ..display._render import (
     MUTED_STYLE,
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 
 __all__ = ["BatchResult", "Rerunner", "RowResult", "Status", "percentile"]
 
-Status = Literal["ok", "failed", "cancelled"]
+Status = Literal["ok", "failed", "stopped"]
 
 # Columns `to_pandas` adds after the input columns.
 RESULT_COLUMNS = ("output", "latency", "tokens", "error", "status")
@@ -54,14 +55,15 @@ class RowResult:
     """The outcome of one row.
 
     `status` is `"ok"`, `"failed"` (the request still failed after the client's retries;
-    `error` and `error_type` say why) or `"cancelled"` (the batch was interrupted before or
-    while this row ran; `text` keeps any streamed text that had arrived). `error` is None
+    `error` and `error_type` say why) or `"stopped"` (the batch was interrupted before or
+    while this row ran; `text` keeps any streamed text that had arrived) — the same three
+    words as `Result.status`, `%orq history` and the widgets. `error` is None
     exactly when the row is ok.
     """
 
     index: int
     inputs: dict[str, Any]
-    status: Status = "cancelled"
+    status: Status = "stopped"
     text: str = ""
     latency: float | None = None
     time_to_first_token: float | None = None
@@ -165,7 +167,7 @@ class BatchResult:
     """Every row of a batch run, in input order, with counts, timings and re-run helpers.
 
     `len(result)`, `for row in result`, `result[i]` work as on a list of `RowResult`.
-    `result.ok`, `result.failed` and `result.cancelled` are sub-results (same type) keeping
+    `result.ok`, `result.failed` and `result.stopped` are sub-results (same type) keeping
     the original row indices; `result.failed.inputs()` gives the rows to run again, and
     `result.rerun()` runs every row that is not ok again and returns a new `BatchResult` with
     the new outcomes merged in order. `interrupted` is True when the run was stopped
@@ -227,8 +229,8 @@ class BatchResult:
         return self._subset([r for r in self.rows if r.status == "failed"])
 
     @property
-    def cancelled(self) -> BatchResult:
-        return self._subset([r for r in self.rows if r.status == "cancelled"])
+    def stopped(self) -> BatchResult:
+        return self._subset([r for r in self.rows if r.status == "stopped"])
 
     @property
     def retries(self) -> int:
@@ -253,7 +255,7 @@ class BatchResult:
         return percentile([r.latency for r in self.rows if r.ok and r.latency is not None], q)
 
     def counts(self) -> dict[str, int]:
-        counts = {"ok": 0, "failed": 0, "cancelled": 0}
+        counts = {"ok": 0, "failed": 0, "stopped": 0}
         for r in self.rows:
             counts[r.status] += 1
         return counts
@@ -267,14 +269,14 @@ class BatchResult:
     def rerun(
         self,
         *,
-        include_cancelled: bool = True,
+        include_stopped: bool = True,
         concurrency: int | None = None,
         client: Any = None,
         stream: bool | None = None,
         progress: bool = True,
         **request_fields: Any,
     ) -> BatchResult:
-        """Run the failed (and, by default, cancelled) rows again; return all rows merged.
+        """Run the failed (and, by default, stopped) rows again; return all rows merged.
 
         The new outcomes replace the old ones at the same positions; this result is not
         changed. Arguments left out are taken from the original run.
@@ -282,7 +284,7 @@ class BatchResult:
         """
         return self._rerunner().rerun(
             self,
-            self._retry_targets(include_cancelled),
+            self._retry_targets(include_stopped),
             concurrency=concurrency,
             client=client,
             stream=stream,
@@ -293,7 +295,7 @@ class BatchResult:
     async def arerun(
         self,
         *,
-        include_cancelled: bool = True,
+        include_stopped: bool = True,
         concurrency: int | None = None,
         client: Any = None,
         stream: bool | None = None,
@@ -303,7 +305,7 @@ class BatchResult:
         """`rerun` on the running event loop: `result = await result.arerun()`."""
         return await self._rerunner().arerun(
             self,
-            self._retry_targets(include_cancelled),
+            self._retry_targets(include_stopped),
             concurrency=concurrency,
             client=client,
             stream=stream,
@@ -331,8 +333,8 @@ class BatchResult:
             raise ValueError("This BatchResult was not made by run_batch: it cannot re-run rows.")
         return self.rerunner
 
-    def _retry_targets(self, include_cancelled: bool) -> list[RowResult]:
-        wanted = ("failed", "cancelled") if include_cancelled else ("failed",)
+    def _retry_targets(self, include_stopped: bool) -> list[RowResult]:
+        wanted = ("failed", "stopped") if include_stopped else ("failed",)
         return [r for r in self.rows if r.status in wanted]
 
     def merged(self, newer: BatchResult) -> BatchResult:
@@ -381,9 +383,13 @@ class BatchResult:
         Rows that had `messages` or `context` get those columns too, as they were given (a
         message passed as a string stays a string), so the frame can be fed back to
         `run_batch`. `tokens` is a nullable integer column (`Int64`). An input column whose
-        name clashes with a result column is renamed `input_<name>`. Needs pandas.
+        name clashes with a result column is renamed `input_<name>`. Needs pandas
+        (`pip install 'orq-notebook[pandas]'`).
         """
-        import pandas as pd
+        try:
+            import pandas as pd
+        except ImportError:
+            raise MissingDependencyError("to_pandas()", "pandas", "pandas") from None
 
         columns: dict[str, None] = {}
         for r in self.rows:
@@ -415,8 +421,7 @@ class BatchResult:
         flag = ", interrupted" if self.interrupted else ""
         return (
             f"<BatchResult {self.key!r}: {format_count(len(self), 'row')}, {c['ok']} ok, "
-            f"{c['failed']} failed, "
-            f"{c['cancelled']} cancelled{flag}>"
+            f"{c['failed']} failed, {c['stopped']} stopped{flag}>"
         )
 
     def _summary_lines(self) -> list[str]:
@@ -424,7 +429,7 @@ class BatchResult:
         head = (
             f"Batch {self.key!r}: {format_count(len(self), 'row')}: {c['ok']} ok, "
             f"{c['failed']} failed, "
-            f"{c['cancelled']} cancelled" + (" (interrupted)" if self.interrupted else "")
+            f"{c['stopped']} stopped" + (" (interrupted)" if self.interrupted else "")
         )
         stats = [
             f"latency p50 {format_duration(self.latency_percentile(50))}, "
@@ -493,18 +498,18 @@ def as_messages(messages: list[Any] | str | None) -> list[Any]:
     return list(messages or [])
 
 
-def cancelled_copy(row: RowResult, *, started: bool) -> RowResult:
-    """`row` marked cancelled, saying whether it had started."""
+def stopped_copy(row: RowResult, *, started: bool) -> RowResult:
+    """`row` marked stopped, saying whether it had started."""
     message = (
-        "cancelled while running: the batch was interrupted"
+        "stopped while running: the batch was interrupted"
         if started
         else "not run: the batch was interrupted first"
     )
     return replace(
         row,
-        status="cancelled",
+        status="stopped",
         error=message,
-        error_type="Cancelled" if started else "NotRun",
+        error_type="Stopped" if started else "NotRun",
     )
 
 

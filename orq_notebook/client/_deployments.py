@@ -37,6 +37,8 @@ from ._streaming import AsyncInvocationStream, InvocationStream
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
+    from ._variables import Variables
+
 
 __all__ = ["MAX_PAGES", "AsyncDeployments", "Deployments", "InvokeFields"]
 
@@ -137,6 +139,16 @@ class Deployments:
         )
         response = c._send(request, deadline=deadline, generation=False)
         return c._parse_optional(response, DeploymentConfig)
+
+    def variables(self, key: str, *, context: Mapping[str, Any] | None = None) -> Variables:
+        """The deployment's `{{variables}}`: where each appears, its default, which are open.
+
+        Usage: `client.deployments.variables("support-answer").check(inputs).warnings()`.
+        One list (for the template) and one `get_config`; see `Variables`.
+        """
+        from ._variables import fetch_variables
+
+        return fetch_variables(self, key, context=context)
 
     @overload
     def invoke(
@@ -281,6 +293,12 @@ class AsyncDeployments:
         )
         response = await c._send(request, deadline=deadline, generation=False)
         return c._parse_optional(response, DeploymentConfig)
+
+    async def variables(self, key: str, *, context: Mapping[str, Any] | None = None) -> Variables:
+        """`await client.deployments.variables(key)`: see `Deployments.variables`."""
+        from ._variables import afetch_deployment_variables
+
+        return await afetch_deployment_variables(self, key, context=context)
 
     @overload
     async def invoke(

@@ -18,7 +18,8 @@ OrqError                          root: `except OrqError` catches everything bel
 │   └── UnexpectedResponseError   a 2xx answer we cannot read (wrong content type, bad JSON)
 ├── APIConnectionError            the request never got a whole answer
 │   └── APITimeoutError           ... because a timeout or a deadline expired
-└── StreamError                   a stream broke after it started (`partial_text` keeps what came)
+├── StreamError                   a stream broke after it started (`partial_text` keeps what came)
+└── MissingDependencyError        an optional extra is not installed (also an ImportError)
 ```
 
 Exceptions hold plain values only (numbers, strings, lists and dicts of them; no httpx
@@ -43,6 +44,7 @@ __all__ = [
     "InvalidArgumentError",
     "InvalidRequestError",
     "MissingAPIKeyError",
+    "MissingDependencyError",
     "NotFoundError",
     "OrqError",
     "PermissionDeniedError",
@@ -244,6 +246,18 @@ class StreamError(OrqError):
     def __init__(self, message: str, *, partial_text: str = "") -> None:
         super().__init__(message)
         self.partial_text = partial_text
+
+
+class MissingDependencyError(OrqError, ImportError):
+    """A feature needs an optional package: the message says which extra installs it."""
+
+    def __init__(self, feature: str, package: str, extra: str) -> None:
+        super().__init__(
+            f"{feature} needs {package}: pip install 'orq-notebook[{extra}]' "
+            f"(or pip install {package})."
+        )
+        self.package = package
+        self.extra = extra
 
 
 _STATUS_CLASSES: dict[int, type[APIError]] = {

@@ -8,6 +8,7 @@ from typing import Any
 
 from ..client._models import ConfigMessage, DeploymentConfig
 from ..client._templating import find_variables
+from ..client._variables import Variables
 from ._render import Markup, Table, escape_markdown, highlight_variables
 from ._theme import MARK_STYLE, MUTED_STYLE, TEXT_LINE_HEIGHT
 
@@ -33,12 +34,33 @@ def _message_text(message: ConfigMessage) -> str:
 class ConfigView:
     """A deployment's resolved configuration: model, parameters, prompt messages, tools.
 
-    `{{variables}}` still in the prompt are highlighted. `.config` is the DeploymentConfig.
+    `{{variables}}` still in the prompt (open ones) are highlighted, and with `variables`
+    a small table says for each one its value (or default) and whether it is given, a
+    default, or open. `.config` is the DeploymentConfig, `.variables_model` the Variables.
     """
 
-    def __init__(self, key: str, config: DeploymentConfig) -> None:
+    def __init__(
+        self, key: str, config: DeploymentConfig, *, variables: Variables | None = None
+    ) -> None:
         self.key = key
         self.config = config
+        self.variables_model = variables
+
+    def _variables_table(self) -> Table | None:
+        if self.variables_model is None or not len(self.variables_model):
+            return None
+        rows = [
+            {
+                "variable": f"{{{{{row['name']}}}}}",
+                "value": row["value"],
+                "status": row["status"],
+                "from": row["from"],
+            }
+            for row in self.variables_model.rows()
+        ]
+        return Table(
+            rows, columns=["variable", "value", "status", "from"], max_width=40, nowrap=["variable"]
+        )
 
     @property
     def variables(self) -> list[str]:
@@ -60,7 +82,10 @@ class ConfigView:
             f"{self.key}  {c.provider}/{c.model}  type={c.type or '-'}  version={c.version}",
             "parameters: " + (json.dumps(c.parameters, ensure_ascii=False) or "{}"),
         ]
-        if self.variables:
+        table = self._variables_table()
+        if table is not None:
+            lines.append(table.to_text())
+        elif self.variables:
             lines.append("unfilled variables: " + ", ".join(self.variables))
         if c.tools:
             lines.append("tools: " + ", ".join(self._tool_names()))
@@ -79,7 +104,10 @@ class ConfigView:
         parts = [f'<div class="orq-config" style="line-height:{TEXT_LINE_HEIGHT}">', head]
         if c.parameters:
             parts.append(self._parameters().to_html())
-        if self.variables:
+        table = self._variables_table()
+        if table is not None:
+            parts.append(table.to_html())
+        elif self.variables:
             marks = ", ".join(
                 f'<mark style="{MARK_STYLE}">{{{{{escape(v)}}}}}</mark>' for v in self.variables
             )

@@ -79,8 +79,11 @@ class Result:
         tool_calls: the tool calls the model asked for, as dicts
             (`{"id", "type", "function": {"name", "arguments"}}`).
         raw: the response as received, as a dict.
-        partial: True when the answer stopped early (interrupted or failed stream).
-        error: why it stopped early, when it failed.
+        partial: True when the answer stopped early (stopped, or a stream that failed).
+        error: why it failed, when it did.
+        status: `ok`, `failed` (an error ended it) or `stopped` (interrupted or stopped by
+            hand; the text so far is kept) — the same three words as `%orq history`, batch
+            rows and the widgets.
     """
 
     text: str
@@ -220,6 +223,13 @@ class Result:
         return url if isinstance(url, str) and url else None
 
     @property
+    def status(self) -> str:
+        """`ok`, `failed` or `stopped` (see the class docstring)."""
+        if self.error is not None:
+            return "failed"
+        return "stopped" if self.partial else "ok"
+
+    @property
     def total_tokens(self) -> int | None:
         """`usage["total_tokens"]` (or prompt + completion), None when unknown."""
         if not self.usage:
@@ -272,10 +282,8 @@ class Result:
             parts.append(format_duration(self.latency))
         if self.total_tokens is not None:
             parts.append(format_count(self.total_tokens, "token"))
-        if self.error is not None:
-            parts.append("failed")
-        elif self.partial:
-            parts.append("partial")
+        if self.status != "ok":
+            parts.append(self.status)
         return f"<Result {' '.join(parts)}: {shorten(self.text, 40)!r}>"
 
     # -----------------------------------------------------------------------------------------
@@ -301,7 +309,7 @@ class Result:
     def _state(self) -> str | None:
         if self.error is not None:
             return f"⚠ failed: {self.error}"
-        return "⚠ partial answer" if self.partial else None
+        return "⚠ stopped" if self.partial else None
 
     def to_text(self) -> str:
         """The answer, its tool calls and a one-line footer, as plain text."""
@@ -346,7 +354,7 @@ class Result:
             blocks.append(f"**⚠ failed:** {_inline_md(self.error)}")
         items = [_inline_md(item) for item in self._footer_items()]
         if self.partial and self.error is None:
-            items.insert(0, "**⚠ partial answer**")
+            items.insert(0, "**⚠ stopped**")
         if self.trace_id:
             items.append(f"trace `{self.trace_id.replace('`', '')}`")
         blocks.append(f"{MUTED_SMALL}{' · '.join(items)}</small>")

@@ -37,10 +37,14 @@ class Playground(PlaygroundWidget):
     Args:
         key: the deployment selected at start (default: the first one listed).
         client: a `Client`, an `AsyncClient`, a backend, or None for the notebook's connection.
+        strict_variables: refuse to run with a variable that has no value and no default
+            (by default Run warns, as `%%orq` does, and orq.ai sends it as empty text).
     """
 
-    def __init__(self, key: str | None = None, client: Any = None) -> None:
-        super().__init__(backend_for(client), key=key)
+    def __init__(
+        self, key: str | None = None, client: Any = None, *, strict_variables: bool = False
+    ) -> None:
+        super().__init__(backend_for(client), key=key, strict_variables=strict_variables)
 
 
 class Compare(CompareWidget):
@@ -55,6 +59,7 @@ class Compare(CompareWidget):
         contexts: one routing context per column.
         inputs: variable values sent to every column.
         message: a user message sent to every column.
+        strict_variables: refuse to run with a variable that has no value and no default.
     """
 
     def __init__(
@@ -65,6 +70,7 @@ class Compare(CompareWidget):
         contexts: list[dict[str, Any]] | None = None,
         inputs: dict[str, Any] | None = None,
         message: str | None = None,
+        strict_variables: bool = False,
     ) -> None:
         super().__init__(
             backend_for(client),
@@ -72,4 +78,5 @@ class Compare(CompareWidget):
             contexts=contexts,
             inputs=inputs,
             message=message,
+            strict_variables=strict_variables,
         )

@@ -6,6 +6,8 @@ Join layer: it builds display-side `Result`s from core objects, so neither side 
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from collections.abc import Callable, Iterator
 from types import TracebackType
 from typing import Any, Generic, Protocol, TypeVar
@@ -233,12 +235,16 @@ class ClientBackend:
         return result
 
 
-_ASYNC_TWINS: dict[Settings, AsyncClient] = {}
+# One twin per (settings, event loop): pooled connections belong to the loop that opened them.
+_ASYNC_TWINS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Settings, AsyncClient]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def async_twin(settings: Settings) -> AsyncClient:
-    """The AsyncClient for a Client's settings, made once: its connections stay on one loop."""
-    twin = _ASYNC_TWINS.get(settings)
+    """The AsyncClient for a Client's settings on the running loop, made once per loop."""
+    twins = _ASYNC_TWINS.setdefault(asyncio.get_running_loop(), {})
+    twin = twins.get(settings)
     if twin is None:
-        twin = _ASYNC_TWINS[settings] = AsyncClient(**settings.client_kwargs())
+        twin = twins[settings] = AsyncClient(**settings.client_kwargs())
     return twin

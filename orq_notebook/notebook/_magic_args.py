@@ -17,8 +17,10 @@ __all__ = [
     "UndefinedNameError",
     "MagicParser",
     "parse_assignments",
+    "protect_question_marks",
     "resolve_value",
     "split_line",
+    "split_message",
 ]
 
 
@@ -98,6 +100,109 @@ def split_line(line: str) -> list[str]:
         return shlex.split(line, posix=True)
     except ValueError as exc:
         raise ArgumentError(f"Could not split the line: {exc} (an unclosed quote?).") from None
+
+
+def _read_word(text: str, pos: int) -> tuple[str, int]:
+    """The shell word starting at `pos` (quotes group, backslash escapes) and where it ends."""
+    out: list[str] = []
+    i, n = pos, len(text)
+    while i < n and not text[i].isspace():
+        ch = text[i]
+        if ch in "'\"":
+            end = i + 1
+            while end < n and text[end] != ch:
+                end += 2 if ch == '"' and text[end] == "\\" and end + 1 < n else 1
+            if end >= n:
+                raise ArgumentError(
+                    f"Could not split the line: no closing quotation ({ch}) in {text[pos:]!r}."
+                )
+            inner = text[i + 1 : end]
+            out.append(inner if ch == "'" else re.sub(r'\\(["\\$`])', r"\1", inner))
+            i = end + 1
+        elif ch == "\\" and i + 1 < n:
+            out.append(text[i + 1])
+            i += 2
+        else:
+            out.append(ch)
+            i += 1
+    return "".join(out), i
+
+
+def split_message(
+    text: str, parser: argparse.ArgumentParser, *, positionals: int = 1
+) -> tuple[list[str], str | None]:
+    """Split `KEY [options] message...` into option tokens and the message, taken verbatim.
+
+    Options and their values are read as shell words (quotes group); the first word that is
+    neither an option nor the value of one, after `positionals` leading positional words (the
+    key), starts the message, and the rest of the line is the message exactly as typed:
+    apostrophes, quotes and `--` in prose stay as they are. A lone `--` ends the options
+    explicitly. A message that is one quoted word loses its quotes.
+    """
+    tokens: list[str] = []
+    seen_positionals = 0
+    pos, n = 0, len(text)
+    while True:
+        while pos < n and text[pos].isspace():
+            pos += 1
+        if pos >= n:
+            return tokens, None
+        start = pos
+        if text[pos] != "-" and seen_positionals >= positionals:
+            return tokens, _unquoted(text[start:].strip())
+        word, pos = _read_word(text, pos)
+        if text[start:pos] == "--":
+            return tokens, _unquoted(text[pos:].strip()) or None
+        if not word.startswith("-") or len(word) == 1:
+            tokens.append(word)
+            seen_positionals += 1
+            continue
+        tokens.append(word)
+        name, has_value = word.split("=", 1)[0], "=" in word
+        action = parser._option_string_actions.get(name)
+        if action is None or has_value or action.nargs == 0:
+            continue  # argparse reports an unknown option itself
+        many = action.nargs in ("+", "*")
+        count = 0
+        while True:
+            while pos < n and text[pos].isspace():
+                pos += 1
+            if pos >= n or (count and (not many or text[pos] == "-")):
+                break
+            value, pos = _read_word(text, pos)
+            tokens.append(value)
+            count += 1
+
+
+def _unquoted(message: str) -> str:
+    if len(message) >= 2 and message[0] == message[-1] and message[0] in "'\"":
+        try:
+            words = shlex.split(message)
+        except ValueError:
+            return message
+        if len(words) == 1:
+            return words[0]
+    return message
+
+
+# `%orq invoke KEY Can I return shoes?` ends with `?`, which IPython reads as "help on
+# `shoes`" before any magic sees the line. This cleanup transformer (registered with the
+# extension) turns such `%orq` lines into the call IPython would make for them anyway.
+_ORQ_LINE = re.compile(
+    r"^(?P<indent>[ \t]*)(?P<assign>[A-Za-z_][\w.]*\s*=\s*)?%orq[ \t]+(?P<rest>.*?)\s*$"
+)
+
+
+def protect_question_marks(lines: list[str]) -> list[str]:
+    """IPython input transformer: `%orq ...?` lines stay `%orq` lines, not help requests."""
+    out = []
+    for line in lines:
+        match = _ORQ_LINE.match(line)
+        if match and match["rest"].endswith("?"):
+            call = f"get_ipython().run_line_magic('orq', {match['rest']!r})"
+            line = f"{match['indent']}{match['assign'] or ''}{call}\n"
+        out.append(line)
+    return out
 
 
 _IDENTIFIER = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")

@@ -9,8 +9,8 @@ and the cell still fails for headless runs.
 from __future__ import annotations
 
 import argparse
-import difflib
 import getpass
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -25,20 +25,11 @@ from IPython.core.magic import (
 from pydantic import ValidationError
 from traitlets import Bool, Enum, Float, Int, Unicode
 
-from ..client._exceptions import (
-    APIConnectionError,
-    APITimeoutError,
-    AuthenticationError,
-    MissingAPIKeyError,
-    NotFoundError,
-    OrqError,
-    RateLimitError,
-    StreamError,
-    UnprocessableEntityError,
-)
+from ..client._exceptions import OrqError
 from ..client._templating import MissingVariablesError
+from ..display._errors import did_you_mean, explain
 from . import _commands as cmd
-from ._magic_args import ArgumentError, _HelpShown, split_line
+from ._magic_args import ArgumentError, _HelpShown, protect_question_marks
 from ._session import Session, current_session
 
 __all__ = ["OrqMagics", "load_ipython_extension", "unload_ipython_extension"]
@@ -85,6 +76,12 @@ class OrqMagics(Magics):
         10, config=True, help="Earlier exchanges of a --thread sent with each new message."
     )
     include_usage = Bool(True, config=True, help="Ask for token usage on every invocation.")
+    strict_variables = Bool(
+        False,
+        config=True,
+        help="Refuse to send a deployment variable that has no value and no default "
+        "(orq.ai sends it as empty text; by default that is one warning line).",
+    )
     display_mode = Enum(
         ["auto", "notebook", "terminal"],
         "auto",
@@ -123,8 +120,7 @@ class OrqMagics(Magics):
             {**self.shell.user_ns, **(local_ns or {})} if self.shell else dict(local_ns or {})
         )
         try:
-            tokens = split_line(line)
-            return cmd.dispatch(self, tokens, cell, namespace)
+            return cmd.dispatch(self, line, cell, namespace)
         except _HelpShown:
             return None
         except ArgumentError as exc:
@@ -145,72 +141,33 @@ class OrqMagics(Magics):
     # -- errors: one line, with the hint that helps ---------------------------------------
 
     def explain(self, exc: OrqError) -> str:
-        # The hint from orq's error code, unless this line already says it (429, "did you mean").
-        line, hint = self._explain(exc), getattr(exc, "hint", None)
-        said = isinstance(exc, (RateLimitError, NotFoundError))
-        return f"{line} {hint}" if hint and not said else line
-
-    def _explain(self, exc: OrqError) -> str:
+        """The one line shown for `exc` (the same explanation the widgets use)."""
         conn = self.session.connection
-        where = conn.base_url if conn else "the server"
-        if isinstance(exc, MissingAPIKeyError):
-            return (
-                "No API key: set ORQ_API_KEY before starting Jupyter, or run `%orq connect` to "
-                "type it (kept in memory only). For offline work: `%orq connect --local FILE`."
-            )
-        if isinstance(exc, AuthenticationError) and self.session.is_humanloop:
-            return f"The server refused the API key (401): {exc.message}"  # names HUMANLOOP_API_KEY
-        if isinstance(exc, AuthenticationError):
-            return (
-                f"The server refused the API key (401): {exc.message} Set a valid ORQ_API_KEY, "
-                "or run `%orq connect` to enter one."
-            )
-        if isinstance(exc, NotFoundError):
-            return f"{exc.message}{self._suggest(exc)}"
-        if isinstance(exc, UnprocessableEntityError):
-            return (
-                f"The server rejected the request (422): {exc.message} "
-                "Pass variables with --var NAME=VALUE or --inputs JSON."
-            )
-        if isinstance(exc, RateLimitError):
-            when = (
-                f"retry in {exc.retry_after:g} s"
-                if exc.retry_after is not None
-                else "wait a moment and retry"
-            )
-            return f"Rate limited (429) after retrying: {exc.message} — {when}."
-        if isinstance(exc, StreamError):
-            kept = len(exc.partial_text)
-            return (
-                f"The stream broke: {exc.message} The {kept} characters received are kept: "
-                "`%orq last`."
-            )
-        if isinstance(exc, APITimeoutError):  # reached, but no answer in time
-            return f"{exc.message} (`%config OrqMagics.timeout` sets the deadline.)"
-        if isinstance(exc, APIConnectionError):
-            return f"Could not reach {where}: {exc.message} Check `%orq status`."
-        return str(exc)
+        return explain(
+            exc,
+            where=conn.base_url if conn else None,
+            humanloop=self.session.is_humanloop,
+            suggest=self._close_keys,
+        )
 
-    def _suggest(self, exc: NotFoundError) -> str:
-        wanted = getattr(exc, "wanted_key", None)
-        if not wanted:
-            return ""
+    def _close_keys(self, wanted: str) -> list[str] | None:
         try:
             keys = [d.key for d in self.session.deployments(refresh=True)]
         except OrqError:
-            return ""
+            return None
         if wanted in keys:  # the deployment exists (a replay that has no answer for this call)
-            return ""
-        close = difflib.get_close_matches(wanted, keys, n=3, cutoff=0.5)
-        if close:
-            return " Did you mean: " + ", ".join(close) + "?"
-        return " `%orq list` shows the deployments."
+            return None
+        return did_you_mean(wanted, keys)
 
     # -- helpers used by the subcommands -------------------------------------------------
 
     def ask_key(self, prompt: str = "orq.ai API key (kept in memory only): ") -> str | None:
         try:
-            key = getpass.getpass(prompt)
+            # Without a terminal getpass warns that the input may be echoed, then reads
+            # stdin anyway; our own line says what to do when nothing can be read.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", getpass.GetPassWarning)
+                key = getpass.getpass(prompt)
         except (StdinNotImplementedError, EOFError, OSError):
             return None
         return key.strip() or None
@@ -240,6 +197,10 @@ def load_ipython_extension(ipython: Any) -> None:
     magics = OrqMagics(ipython)
     ipython.register_magics(magics)
     install_completer(ipython, magics)  # %orq <TAB>
+    # `%orq invoke KEY Can I return shoes?` is a message, not IPython's help on `shoes`.
+    cleanup = getattr(ipython, "input_transformers_cleanup", None)
+    if cleanup is not None and protect_question_marks not in cleanup:
+        cleanup.append(protect_question_marks)
     # `run_batch(...)` in a cell uses the notebook's connection, like the magics do.
     set_default_client(lambda: magics.session.client)
     if magics not in ipython.configurables:
@@ -253,6 +214,9 @@ def unload_ipython_extension(ipython: Any) -> None:
 
     set_default_client(None)
     uninstall_completer(ipython)
+    cleanup = getattr(ipython, "input_transformers_cleanup", None)
+    if cleanup is not None and protect_question_marks in cleanup:
+        cleanup.remove(protect_question_marks)
     magics = ipython.magics_manager.registry.pop("OrqMagics", None)
     if magics is not None:
         magics.session.close()

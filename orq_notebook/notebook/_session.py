@@ -6,9 +6,12 @@ It never imports IPython: the magics drive it, and so can a plain script.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import threading
 import time
+import weakref
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -19,6 +22,7 @@ from ..client._client import AsyncClient, Client
 from ..client._config import Settings
 from ..client._exceptions import OrqError
 from ..client._models import Deployment
+from ..client._variables import Variables, fetch_variables
 from ..display._answer import plain_text
 from ..display._render import format_duration, format_usage, shorten
 from ..display._result import Result
@@ -33,6 +37,7 @@ if TYPE_CHECKING:
 __all__ = ["Connection", "HistoryEntry", "Session", "current_session", "set_session"]
 
 ORQ_HOSTS = ("my.orq.ai", "api.orq.ai")
+_VARIABLES_TTL = 60.0  # seconds a deployment's variables are reused between cells
 _RETIRED = "//api.humanloop.com"  # Humanloop's hosted API, shut down on 2025-09-08
 
 
@@ -136,10 +141,17 @@ class Session:
         self.threads: dict[str, list[dict[str, Any]]] = {}
         self.last: Result | None = None
         self._client: Client | None = None
-        self._aclient: AsyncClient | None = None
+        # One AsyncClient per event loop: its pooled connections belong to the loop that
+        # opened them (the widgets run on their own loop, `await` in a cell on the kernel's).
+        self._aclients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncClient] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._loopless: AsyncClient | None = None
         self._humanloop: HumanloopRunner | None = None
         self._deployments: list[Deployment] | None = None
         self._prefetched_for: Connection | None = None
+        self._listed_without: set[str] = set()  # keys a fresh list did not have
+        self._variables: dict[tuple[str, str], tuple[float, Variables]] = {}
 
     # -- where the session points -----------------------------------------------------------
 
@@ -162,18 +174,43 @@ class Session:
         `record`: every exchange of the session's clients goes to (or comes from) it; without,
         `ORQ_RECORD` / `ORQ_REPLAY` apply to orq, a URL and Humanloop. `replay`: a recording
         (mode `none`) served by the local server, at its recorded pace with `pace`.
+        If the new connection cannot be made (a local server that does not start), the
+        session stays as it was.
         """
+        conn = self.open_connection(
+            url=url,
+            local=local,
+            api_key=api_key,
+            key_source=key_source,
+            humanloop=humanloop,
+            record=record,
+            replay=replay,
+            pace=pace,
+        )
+        return self.switch_to(conn)
+
+    def open_connection(
+        self,
+        *,
+        url: str | None = None,
+        local: str | Path | None = None,
+        api_key: str | None = None,
+        key_source: str | None = None,
+        humanloop: bool = False,
+        record: Recording | None = None,
+        replay: Recording | None = None,
+        pace: bool = False,
+    ) -> Connection:
+        """A new connection (its local server started), not yet used by the session."""
+        if replay is not None:
+            return _replay_connection(replay, pace=pace, humanloop=humanloop)
         # ORQ_RECORD / ORQ_REPLAY apply to remote services only, never to a local server.
         from_env = _from_env() if record is None and local is None else None
-        self.close()
-        if replay is not None:
-            self.connection = _replay_connection(replay, pace=pace, humanloop=humanloop)
-            return self.connection
-        self.connection = self._connect(url, local, api_key, key_source, humanloop)
-        self.connection.recording = record if record is not None else from_env
-        return self.connection
+        conn = self._new_connection(url, local, api_key, key_source, humanloop)
+        conn.recording = record if record is not None else from_env
+        return conn
 
-    def _connect(
+    def _new_connection(
         self,
         url: str | None,
         local: str | Path | None,
@@ -200,6 +237,13 @@ class Session:
         kind = "orq" if any(h in settings.base_url for h in ORQ_HOSTS) else "url"
         return Connection(kind, settings.base_url, api_key=settings.api_key, key_source=source)
 
+    def switch_to(self, conn: Connection) -> Connection:
+        """Use `conn` from now on: the old connection's clients close, its server stops."""
+        if conn is not self.connection:
+            self.close()
+        self.connection = conn
+        return conn
+
     def _humanloop_connection(
         self, url: str | None, local: str | Path | None, api_key: str | None
     ) -> Connection:
@@ -220,7 +264,13 @@ class Session:
         """Whether the session points at Humanloop's v4 API (`%orq connect --humanloop`)."""
         return self.connection is not None and self.connection.kind.startswith("humanloop")
 
+    @property
+    def connected(self) -> bool:
+        """Whether `%orq connect` (or a first call) has chosen where the session points."""
+        return self.connection is not None
+
     def ensure_connection(self) -> Connection:
+        """The connection; before any connect, orq.ai (or ORQ_BASE_URL) with ORQ_API_KEY."""
         if self.connection is None:
             settings = Settings.resolve()
             kind = "orq" if any(h in settings.base_url for h in ORQ_HOSTS) else "url"
@@ -274,9 +324,17 @@ class Session:
 
     @property
     def aclient(self) -> AsyncClient:
-        if self._aclient is None:
-            self._aclient = AsyncClient(**self._client_kwargs())
-        return self._aclient
+        """The AsyncClient for the running event loop (one per loop, made on first use)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # not in a loop: a client for whichever loop uses it first
+            if self._loopless is None:
+                self._loopless = AsyncClient(**self._client_kwargs())
+            return self._loopless
+        client = self._aclients.get(loop)
+        if client is None:
+            client = self._aclients[loop] = AsyncClient(**self._client_kwargs())
+        return client
 
     def backend(self) -> ClientBackend:
         return ClientBackend(lambda: self.aclient)
@@ -327,10 +385,15 @@ class Session:
         if self._humanloop is not None:
             self._humanloop.close()
             self._humanloop = None
-        # The async client's connections belong to the kernel's loop; dropping the reference
-        # lets them close with it rather than awaiting from synchronous code.
-        self._client = self._aclient = None
+        # Each async client is closed on its own loop (its connections belong to it).
+        for loop, aclient in list(self._aclients.items()):
+            if loop.is_running() and not loop.is_closed():
+                asyncio.run_coroutine_threadsafe(aclient.aclose(), loop)
+        self._aclients.clear()
+        self._client = self._loopless = None
         self._deployments = None
+        self._listed_without = set()
+        self._variables = {}
 
     def close(self) -> None:
         """Close clients and stop a local server this session started."""
@@ -344,6 +407,8 @@ class Session:
     def deployments(self, *, refresh: bool = False) -> list[Deployment]:
         if self._deployments is None or refresh:
             self._deployments = list(self.client.deployments.iter())
+            if refresh:
+                self._listed_without.clear()
         return self._deployments
 
     def cached_deployments(self) -> list[Deployment] | None:
@@ -372,6 +437,44 @@ class Session:
         thread.start()
         return thread
 
+    def deployment(self, key: str) -> Deployment | None:
+        """`key`'s deployment from the list (fetched once, again once for a key not in it)."""
+        found = self.cached_deployment(key)
+        if found is None and key not in self._listed_without:
+            found = next((d for d in self.deployments(refresh=True) if key in (d.key, d.id)), None)
+            if found is None:
+                self._listed_without.add(key)
+        return found
+
+    def variables(
+        self, key: str, context: dict[str, Any] | None = None, *, refresh: bool = False
+    ) -> Variables:
+        """`key`'s variables (template from the list, defaults from `get_config`), kept for
+        a minute per key and context so a cell does not cost two extra requests each time."""
+        cache_key = (key, json.dumps(context, sort_keys=True, default=str))
+        cached = self._variables.get(cache_key)
+        if cached is not None and not refresh and time.monotonic() - cached[0] < _VARIABLES_TTL:
+            return cached[1]
+        found = self.deployment(key) if not refresh else None
+        if refresh:
+            found = next((d for d in self.deployments(refresh=True) if key in (d.key, d.id)), None)
+        templates = found.prompt_config.messages if found is not None else None
+        variables = fetch_variables(
+            self.client.deployments, key, context=context, templates=templates
+        )
+        self._variables[cache_key] = (time.monotonic(), variables)
+        return variables
+
+    def version_of(self, key: str) -> str | None:
+        """The version of deployment `key` (None for Humanloop, or when it cannot be listed)."""
+        if self.is_humanloop:
+            return None
+        try:
+            found = self.deployment(key)
+        except OrqError:
+            return None
+        return found.version if found is not None else None
+
     def cached_deployment(self, key: str) -> Deployment | None:
         for d in self._deployments or ():
             if key in (d.key, d.id):
@@ -395,7 +498,7 @@ class Session:
         self.last = result
         if self._client is not None and not self.is_humanloop:
             attach_sender(result, self._client.settings)  # `result.feedback(...)` goes there
-        status = "error" if result.error else ("partial" if result.partial else "ok")
+        status = result.status
         tokens = result.total_tokens
         self.history.append(
             HistoryEntry(

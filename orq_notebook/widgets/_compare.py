@@ -3,8 +3,8 @@
     CompareWidget(backend, ["summarize", "summarize-v2"], inputs={"text": doc}).run()
     CompareWidget(backend, ["summarize"], contexts=[{"env": "a"}, {"env": "b"}])  # variants
 
-Each column is its own asyncio task: one column's error is shown in that column while the
-others finish, and Stop keeps what every column received so far.
+Each column is its own task on the widgets' loop (`_loop`): one column's error is shown in
+that column while the others finish, and Stop keeps what every column received so far.
 """
 
 from __future__ import annotations
@@ -18,24 +18,31 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
-from ..client._models import ConfigMessage, DeploymentConfig
-from ..display._errors import error_line, render_error
+from ..client._variables import (
+    Variable,
+    Variables,
+    VariablesError,
+    afetch_variables,
+    build_variables,
+)
+from ..display._errors import render_error
 from ..display._render import Table, escape_html, escape_markdown, format_duration
 from ..display._result import Result
-from ..display._theme import MUTED_STYLE
 from ._feedback import FeedbackButtons
+from ._loop import Job, settle, submit
 from ._parts import (
     Outcome,
     Pane,
     RunInfo,
     StaticCopyBox,
+    describer,
+    field_placeholder,
     footer_html,
-    infer_defaults,
+    notice_html,
     raise_bug,
-    settle,
     start_task,
     stream_run,
-    variables_of,
+    variable_field,
 )
 from ._style import COLUMN_PANE_HEIGHT, TEXT_CLASS, align_labels
 
@@ -54,7 +61,8 @@ class _Column:
     footer: widgets.HTML = field(default_factory=widgets.HTML)
     feedback: FeedbackButtons = field(default_factory=FeedbackButtons)  # 👍 / 👎
     info: RunInfo = field(default_factory=RunInfo)
-    task: asyncio.Task[Outcome] | None = None
+    model: Variables = field(default_factory=lambda: Variables(""))
+    task: Job[Outcome] | None = None
 
     @property
     def label(self) -> str:
@@ -75,7 +83,9 @@ class CompareWidget(StaticCopyBox):
 
     Usage: `CompareWidget(backend, ["a", "b"], inputs={"topic": "tides"})`, then Run (or
     `.run()` and `await .wait()`). A single key with several `contexts` compares the variants
-    a deployment routes to. Empty fields are not sent: each deployment uses its own default.
+    a deployment routes to. Empty fields are not sent: each deployment uses its own default,
+    shown as the placeholder; a field some column has no default for is marked required, and
+    Run warns that it goes out blank, as `%%orq` does (an error with `strict_variables`).
 
     Args:
         backend: a `PlaygroundBackend`.
@@ -85,6 +95,7 @@ class CompareWidget(StaticCopyBox):
         message: the starting user message.
         interval: the least time between two updates of a streaming column, in seconds.
         clock: a monotonic clock, for latency figures and the update rate.
+        strict_variables: refuse to run with a variable that has no value and no default.
 
     Attributes: `.results` (per column, a Result or the exception that column raised),
     `.variables` (the union of the columns' `{{variables}}`).
@@ -100,6 +111,7 @@ class CompareWidget(StaticCopyBox):
         message: str | None = None,
         interval: float = 0.1,
         clock: Callable[[], float] = time.perf_counter,
+        strict_variables: bool = False,
     ) -> None:
         super().__init__()
         self.backend = backend
@@ -107,10 +119,13 @@ class CompareWidget(StaticCopyBox):
         self.results: list[Result | BaseException] = []
         self.variables: list[str] = list(inputs or {})
         self._given = dict(inputs or {})
+        self.strict_variables = strict_variables
+        self.notice = widgets.HTML()  # what a run warns about (open variables)
+        self._known: list[str] = []  # the deployment keys listed, for "did you mean"
         self._interval, self._clock = interval, clock
         self._stop_requested = False
-        self._preparing: asyncio.Task[None] | None = None
-        self._run_task: asyncio.Task[list[Result | BaseException]] | None = None
+        self._preparing: Job[None] | None = None
+        self._run_task: Job[list[Result | BaseException]] | None = None
 
         self.fields: dict[str, widgets.Text] = {}
         self.form = widgets.VBox()
@@ -141,62 +156,73 @@ class CompareWidget(StaticCopyBox):
             )
             for c in self.columns
         ]
-        self._build_form({})
+        self._build_form()
         self.children = [
             self.form,
             self.message,
             widgets.HBox([self.run_button, self.stop_button, self.status]),
+            self.notice,
             widgets.HBox(
                 boxes, layout=widgets.Layout(width="100%", flex_flow="row wrap", overflow="auto")
             ),
             self.summary,
             self.hide_static_copy,
         ]
-        try:
-            self._preparing = start_task(self._prepare())
-        except RuntimeError:
-            self.status.value = "Not in a running event loop: the fields show given inputs only."
+        self.status.value = "<i>Loading the deployments…</i>"
+        self.run_button.disabled = True
+        self._preparing = start_task(self._prepare())
 
     # -- fields -----------------------------------------------------------------------------
 
     async def _prepare(self) -> None:
         try:
+            await self._load()
+        finally:
+            self.run_button.disabled = False
+            if self.status.value.startswith("<i>Loading"):
+                self.status.value = ""
+
+    async def _load(self) -> None:
+        try:
             listed = {d.key: d for d in await self.backend.list_deployments()}
         except Exception:
-            listed = {}  # each column's get_config below says what is wrong
-        configs = await asyncio.gather(
-            *(self._config(c) for c in self.columns), return_exceptions=True
+            listed = {}  # each column's own lookup below says what is wrong
+        self._known = list(listed)
+        models = await asyncio.gather(
+            *(self._variables(c, listed.get(c.key)) for c in self.columns),
+            return_exceptions=True,
         )
-        messages: list[ConfigMessage] = []
-        defaults: dict[str, set[str]] = {}
-        for column, config in zip(self.columns, configs, strict=True):
+        for column, model in zip(self.columns, models, strict=True):
             deployment = listed.get(column.key)
-            templates = deployment.prompt_config.messages if deployment else []
-            resolved = config.messages if isinstance(config, DeploymentConfig) else []
-            messages += [*templates, *resolved]
-            for name, value in infer_defaults(templates, resolved).items():
-                defaults.setdefault(name, set()).add(value)
-            good = config if isinstance(config, DeploymentConfig) else None
-            column.info = RunInfo.of(deployment, good)
-            problem = error_line(config) if isinstance(config, BaseException) else None
+            templates = deployment.prompt_config.messages if deployment else None
+            problem = None
+            if isinstance(model, BaseException):
+                problem = describer(column.key, lambda: self._known)(model)
+                model = build_variables(column.key, templates, None)
+            column.model = model
+            column.info = RunInfo.of(deployment, model.config)
             column.header.value = _header_html(column, column.info, problem)
-        self.variables = list(dict.fromkeys([*variables_of(messages), *self._given]))
-        self._build_form(defaults)
+        names = [v.name for c in self.columns for v in c.model]
+        self.variables = list(dict.fromkeys([*names, *self._given]))
+        self._build_form()
 
-    async def _config(self, column: _Column) -> DeploymentConfig:
-        return await self.backend.get_config(column.key, context=column.context)
+    async def _variables(self, column: _Column, deployment: Any) -> Variables:
+        templates = deployment.prompt_config.messages if deployment else None
+        return await afetch_variables(
+            self.backend.get_config, column.key, context=column.context, templates=templates
+        )
 
-    def _build_form(self, defaults: dict[str, set[str]]) -> None:
+    def _build_form(self) -> None:
         old = {name: f.value for name, f in self.fields.items()}
         self.fields = {}
         for name in self.variables:
-            shown = ", ".join(sorted(defaults.get(name, ())))
-            self.fields[name] = widgets.Text(
-                value=old.get(name, _as_text(self._given[name]) if name in self._given else ""),
-                description=name,
-                placeholder=f"default: {shown}" if shown else "(each deployment's default)",
-                layout=widgets.Layout(width="auto", flex="1 1 auto"),
-            )
+            # One field feeds every column: required if some column has no default for it.
+            defaults = [c.model[name].default for c in self.columns if c.model.has(name)]
+            known = all(c.model.defaults_known for c in self.columns if c.model.has(name))
+            value = old.get(name, _as_text(self._given[name]) if name in self._given else "")
+            field = variable_field(Variable(name), known, value)
+            field.placeholder = field_placeholder(defaults, known) if defaults else ""
+            self.fields[name] = field
         self.form.children = list(self.fields.values())
         align_labels([*self.fields.values(), self.message])
 
@@ -212,8 +238,8 @@ class CompareWidget(StaticCopyBox):
 
     # -- running ----------------------------------------------------------------------------
 
-    def run(self) -> asyncio.Task[list[Result | BaseException]]:
-        """Start every column; returns the task (`await` it, or `wait()`)."""
+    def run(self) -> Job[list[Result | BaseException]]:
+        """Start every column; returns the `Job` (`await` it from any loop, or `wait()`)."""
         if self._run_task is not None and not self._run_task.done():
             raise RuntimeError("A run is already in progress; stop it first.")
         self._stop_requested = False
@@ -229,7 +255,7 @@ class CompareWidget(StaticCopyBox):
 
     async def wait(self) -> list[Result | BaseException]:
         """Wait for the fields to be ready and the current run (if any) to end; `.results`."""
-        await settle(lambda: [self._preparing, self._run_task])
+        await submit(settle(lambda: [self._preparing, self._run_task]))
         raise_bug(self._run_task)
         return self.results
 
@@ -237,6 +263,18 @@ class CompareWidget(StaticCopyBox):
         await settle(lambda: [self._preparing])
         inputs = self._inputs()
         message = self.message.value if self.message.value.strip() else None
+        warnings: dict[str, None] = {}
+        errors: dict[str, None] = {}
+        for column in self.columns:
+            # Names given for other columns' variables are not unknown to the compare.
+            mine = {k: v for k, v in inputs.items() if column.model.has(k) or k in self._given}
+            check = column.model.check(mine, strict=self.strict_variables)
+            warnings.update(dict.fromkeys(check.warnings()))
+            errors.update(dict.fromkeys(check.errors()))
+        self.notice.value = notice_html(list(warnings))
+        if errors:
+            self.status.value = render_error(VariablesError(" ".join(errors))).html
+            return self.results
         self._set_running(True)
         try:
             for column in self.columns:
@@ -254,10 +292,12 @@ class CompareWidget(StaticCopyBox):
                         interval=self._interval,
                         clock=self._clock,
                         stop_requested=lambda: self._stop_requested,
+                        describe=describer(column.key, lambda: self._known),
                     )
                 )
             outcomes = await asyncio.gather(
-                *(c.task for c in self.columns if c.task is not None), return_exceptions=True
+                *(_awaited(c.task) for c in self.columns if c.task is not None),
+                return_exceptions=True,
             )
         finally:
             self._set_running(False)
@@ -270,8 +310,7 @@ class CompareWidget(StaticCopyBox):
                 column.footer.value = footer_html(outcome.result)
                 column.feedback.set_result(outcome.result)
                 self.results.append(outcome.error or outcome.result)
-        stopped = any(isinstance(o, Outcome) and o.stopped for o in outcomes)
-        self.status.value = "<i>Stopped.</i>" if stopped else "Done."
+        self.status.value = _overall(self.results)
         self.summary.value = self.summary_table().to_html()
         self.update_static_copy()
         return self.results
@@ -280,7 +319,7 @@ class CompareWidget(StaticCopyBox):
         self.run_button.disabled = running
         self.stop_button.disabled = not running
         if running:
-            self.status.value = "<i>Running…</i>"
+            self.status.value = "<i>running…</i>"
             self.summary.value = ""
 
     # -- display ----------------------------------------------------------------------------
@@ -290,7 +329,7 @@ class CompareWidget(StaticCopyBox):
         try:
             action()
         except Exception as exc:
-            self.status.value = render_error(exc).html
+            self.status.value = render_error(exc, surface="widget").html
 
     def _title(self) -> str:
         return "orq_notebook Compare (" + ", ".join(c.label for c in self.columns) + ")"
@@ -301,7 +340,7 @@ class CompareWidget(StaticCopyBox):
         for column, item in zip(self.columns, self.results, strict=True):
             row: dict[str, Any] = {"column": column.label}
             if isinstance(item, Result):
-                row["status"] = "error" if item.error else ("stopped" if item.partial else "ok")
+                row["status"] = item.status
                 if item.latency is not None:
                     row["latency"] = format_duration(item.latency)
                 if item.time_to_first_token is not None:
@@ -312,7 +351,7 @@ class CompareWidget(StaticCopyBox):
                 # The status code only: the whole line is in the column, and the table has
                 # to fit a narrow window.
                 status = getattr(item, "status_code", None)
-                row["status"] = f"error ({status})" if isinstance(status, int) else "error"
+                row["status"] = f"failed ({status})" if isinstance(status, int) else "failed"
             rows.append(row)
         nowrap = ("column", "status", "latency", "first token", "tokens", "finish reason")
         return Table(rows, columns=_SUMMARY_COLUMNS, nowrap=nowrap)
@@ -334,6 +373,18 @@ class CompareWidget(StaticCopyBox):
                 markdown.append(_md_line(line))
                 plain.append(line)
         return "\n\n".join(markdown), "\n".join(plain)
+
+
+async def _awaited(job: Job[Outcome]) -> Outcome:
+    return await job
+
+
+def _overall(results: list[Result | BaseException]) -> str:
+    """One word for the run: stopped if a column was stopped, failed if one failed, else ok."""
+    words = {r.status if isinstance(r, Result) else "failed" for r in results}
+    if "stopped" in words:
+        return "<i>stopped</i>"
+    return "<b>⚠ failed</b> (see the column)" if "failed" in words else "ok"
 
 
 _SUMMARY_COLUMNS = ["column", "status", "latency", "first token", "tokens", "finish reason"]
@@ -365,6 +416,6 @@ def _header_html(column: _Column, info: RunInfo, problem: str | None) -> str:
     if info.model:
         html += f"<br><small>{escape_html(info.provider)} · {escape_html(info.model)}</small>"
     if problem:
-        # Often only "a variable has no default": a note, since the run may still work.
-        html += f"<br><span style='{MUTED_STYLE}'>(get_config: {escape_html(problem)})</span>"
+        # A real problem (no such deployment, no server): open variables are not one.
+        html += f"<br><b>⚠</b> {escape_html(problem)}"
     return html

@@ -1,14 +1,13 @@
 """👍 / 👎 under an answer, in the playground and in each compare column.
 
 A click sends orq's built-in `rating` (`good` / `bad`) on the answer's trace, through the
-sender the Result carries (`Result.afeedback`), on the kernel's event loop. The chosen button
+sender the Result carries (`Result.afeedback`), on the widgets' own event loop. The chosen button
 stays coloured; clicking it again takes the rating back, clicking the other one replaces it.
 A failure shows as one line next to the buttons and changes nothing.
 """
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import ipywidgets as widgets
@@ -17,6 +16,7 @@ from ..display._errors import error_line
 from ..display._feedback import feedback_problem
 from ..display._render import MUTED_STYLE, escape_html
 from ..display._result import Result
+from ._loop import Job
 from ._parts import start_task
 
 __all__ = ["FeedbackButtons"]
@@ -42,7 +42,7 @@ class FeedbackButtons:
         )
         self.widget.add_class("orq-feedback")
         self.result: Result | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._task: Job[None] | None = None
         self.up.on_click(lambda _: self.click("good"))
         self.down.on_click(lambda _: self.click("bad"))
         self.set_result(None)
@@ -58,7 +58,7 @@ class FeedbackButtons:
         )
         self._show(busy=False)
 
-    def click(self, rating: str) -> asyncio.Task[None] | None:
+    def click(self, rating: str) -> Job[None] | None:
         """What a click on 👍 (`good`) or 👎 (`bad`) does; returns the sending task."""
         if self.result is None or (self._task is not None and not self._task.done()):
             return None
@@ -69,7 +69,7 @@ class FeedbackButtons:
     async def wait(self) -> None:
         """Wait for a click's sending to end."""
         if self._task is not None:
-            await asyncio.wait({self._task})
+            await self._task
 
     async def _send(self, result: Result, rating: str) -> None:
         try:

@@ -8,7 +8,6 @@ find a deployment's `{{variables}}` and their defaults.
 from __future__ import annotations
 
 import asyncio
-import re
 import uuid
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass
@@ -17,13 +16,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import ipywidgets as widgets
 from IPython.display import display as _untyped_display
 
-from ..client._models import ConfigMessage, Deployment, DeploymentConfig
-from ..client._templating import find_variables, render
+from ..client._models import Deployment, DeploymentConfig
+from ..client._variables import Variable
 from ..display._answer import answer_markdown
-from ..display._errors import error_line, render_error
+from ..display._errors import did_you_mean, explain, render_error
 from ..display._render import escape_html, format_duration, format_usage
 from ..display._result import Result
 from ..display._theme import MUTED_STYLE, NOTE_STYLE
+from ._loop import Job, submit
 from ._style import PANE_CLASS, STYLESHEET, WIDGET_CLASS, pane_border
 
 if TYPE_CHECKING:
@@ -35,104 +35,53 @@ T = TypeVar("T")
 display: Callable[..., Any] = _untyped_display
 
 # ---------------------------------------------------------------------------------------------
-# Variables and their defaults
+# Variable fields (the model is `client._variables.Variables`)
 
 
-def message_text(message: ConfigMessage) -> str:
-    """The text of a prompt message (the text parts of a multi-part content, joined)."""
-    content = message.content
-    if isinstance(content, str):
-        return content
-    return "\n".join(str(p.get("text", "")) for p in content or () if p.get("type") == "text")
+def field_placeholder(defaults: Sequence[str | None], known: bool = True) -> str:
+    """What an empty field means: `default: Acme`, or `required (no default)`.
+
+    `defaults` has one entry per deployment the field feeds (Compare: one per column), None
+    where that deployment has no default; `known` is False when the server did not say."""
+    if not known:
+        return ""
+    if any(d is None for d in defaults):
+        return "required (no default)"
+    shown = list(dict.fromkeys(d for d in defaults if d is not None))
+    return "default: " + " / ".join(shown) if shown else ""
 
 
-def variables_of(messages: Iterable[ConfigMessage]) -> list[str]:
-    """The distinct `{{variables}}` of the messages, in order of first appearance."""
-    names: dict[str, None] = {}
-    for message in messages:
-        names.update(dict.fromkeys(find_variables(message_text(message))))
-    return list(names)
+def variable_field(variable: Variable, known: bool = True, value: str = "") -> widgets.Text:
+    """A text field for one variable, its placeholder saying what leaving it empty does."""
+    places = ", ".join(variable.places)
+    return widgets.Text(
+        value=value,
+        description=variable.name,
+        placeholder=field_placeholder([variable.default], known),
+        tooltip=f"{{{{{variable.name}}}}} in the {places}" if places else None,
+        style={"description_width": "initial"},
+        layout=widgets.Layout(width="auto", flex="1 1 auto"),
+    )
 
 
-def infer_defaults(
-    templates: Sequence[ConfigMessage], resolved: Sequence[ConfigMessage]
-) -> dict[str, str]:
-    """Variable values the server filled in: each template is matched against its resolution.
-
-    `templates` are a deployment's raw prompt messages (`{{company}}`), `resolved` what
-    `get_config` returned without inputs ("Acme"): the server's defaults are what differs.
-    Messages that do not line up, and variables left unresolved, give nothing.
-    """
-    defaults: dict[str, str] = {}
-    for template, done in zip(templates, resolved, strict=False):
-        if template.role != done.role:
-            continue
-        pattern, groups = _template_pattern(message_text(template))
-        match = pattern.fullmatch(message_text(done))
-        if match is None:
-            continue
-        for group, name in groups.items():
-            value = match.group(group)
-            if not find_variables(value):
-                defaults.setdefault(name, value)
-    return defaults
-
-
-def _template_pattern(template: str) -> tuple[re.Pattern[str], dict[str, str]]:
-    # Rendering with numbered markers finds the placeholders with the templating's own rules.
-    names: list[str] = []
-
-    def marker(name: str) -> str:
-        names.append(name)
-        return f"\x00{len(names) - 1}\x00"
-
-    pieces = render(template, marker).split("\x00")
-    groups: dict[str, str] = {}  # regex group -> variable name
-    parts = []
-    for i, piece in enumerate(pieces):
-        if i % 2 == 0:
-            parts.append(re.escape(piece))
-            continue
-        name = names[int(piece)]
-        group = next((g for g, n in groups.items() if n == name), None)
-        if group is None:
-            group = f"v{len(groups)}"
-            groups[group] = name
-            parts.append(f"(?P<{group}>.*?)")
-        else:
-            parts.append(f"(?P={group})")
-    return re.compile("".join(parts), re.DOTALL), groups
+def notice_html(lines: Sequence[str]) -> str:
+    """Warnings shown under the Run button (the magics' lines, word for word)."""
+    return "<br>".join(escape_html(line) for line in lines)
 
 
 # ---------------------------------------------------------------------------------------------
-# Tasks on the kernel's loop
+# Tasks on the widgets' loop (see `_loop`)
 
 
-def start_task(coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
-    """Schedule `coro` on the running loop (the kernel's, in a notebook)."""
-    try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:
-        coro.close()
-        raise RuntimeError(
-            "The widget runs on a running asyncio event loop, as in a Jupyter kernel; "
-            "none is running here."
-        ) from None
-    return loop.create_task(coro)
+def start_task(coro: Coroutine[Any, Any, T]) -> Job[T]:
+    """Run `coro` on the widgets' own loop, whichever thread or loop delivered the request."""
+    return submit(coro)
 
 
-async def settle(tasks: Callable[[], Iterable[asyncio.Task[Any] | None]]) -> None:
-    """Wait until none of `tasks()` is pending; asked again after each wait, as tasks chain."""
-    while pending := {t for t in tasks() if t is not None and not t.done()}:
-        await asyncio.wait(pending)
-
-
-def raise_bug(task: asyncio.Task[Any] | None) -> None:
-    """Re-raise what a finished run task raised: backend errors are caught, so it is a bug."""
-    if task is not None and task.done() and not task.cancelled():
-        error = task.exception()
-        if error is not None:
-            raise error
+def raise_bug(job: Job[Any] | None) -> None:
+    """Re-raise what a finished run raised: backend errors are caught, so it is a bug."""
+    if job is not None and (error := job.exception()) is not None:
+        raise error
 
 
 class Throttle:
@@ -229,6 +178,17 @@ class Pane:
         self.widget.outputs = tuple(outputs)
 
 
+def describer(key: str, known: Callable[[], Iterable[str]]) -> Callable[[BaseException], str]:
+    """Explains an error of deployment `key` as the magics do, "did you mean" included."""
+
+    def describe(exc: BaseException) -> str:
+        if getattr(exc, "status_code", None) == 404:
+            exc.wanted_key = key  # type: ignore[attr-defined]
+        return explain(exc, surface="widget", suggest=lambda wanted: did_you_mean(wanted, known()))
+
+    return describe
+
+
 @dataclass(frozen=True)
 class RunInfo:
     """What is known of a deployment before running it, for results of unfinished runs."""
@@ -268,10 +228,12 @@ async def stream_run(
     interval: float,
     clock: Callable[[], float],
     stop_requested: Callable[[], bool],
+    describe: Callable[[BaseException], str] | None = None,
 ) -> Outcome:
     """Run `key` through `backend`, streaming into `pane` at a bounded rate.
 
-    A backend error ends in the pane as one line; a Stop (cancellation while `stop_requested()`)
+    A backend error ends in the pane as one line (`describe(exc)`, by default the magics'
+    explanation); a Stop (cancellation while `stop_requested()`)
     keeps the partial text. Both give a partial Result. Any other cancellation propagates.
     """
     pieces: list[str] = []
@@ -308,7 +270,7 @@ async def stream_run(
     except asyncio.CancelledError:
         throttle.cancel()
         stopped = partial("".join(pieces), None)
-        pane.finish(stopped.text, note="Stopped." if stop_requested() else "Cancelled.")
+        pane.finish(stopped.text, note="stopped")  # one word for it, whoever stopped it
         if not stop_requested():
             raise
         task = asyncio.current_task()
@@ -318,10 +280,13 @@ async def stream_run(
     except Exception as exc:
         throttle.cancel()
         text = "".join(pieces) or str(getattr(exc, "partial_text", ""))
-        pane.finish(text, error=exc)
-        return Outcome(partial(text, error_line(exc)), error=exc)
+        line = (describe or (lambda e: explain(e, surface="widget")))(exc)
+        pane.finish(text, error=line)
+        return Outcome(partial(text, line), error=exc)
     throttle.cancel()
     pane.finish(result.text or "".join(pieces))
+    if result.version is None:  # answers do not carry it: the deployment's, as looked up
+        result.version = info.version
     return Outcome(result)
 
 

@@ -6,13 +6,13 @@ Notebook 7 and VS Code. They never talk HTTP: they drive a small async protocol,
 
     PlaygroundWidget(backend, key="support-answer")
 
-Runs are asyncio tasks on the kernel's running event loop, so the kernel keeps handling widget
-messages while an answer streams in, and Stop (which cancels the task) lands mid-stream.
+Runs are tasks on the widgets' own event loop (`_loop`), whichever thread or loop delivers a
+click, so the kernel stays free while an answer streams in, and Stop (which cancels the task)
+lands mid-stream.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 from typing import Any
@@ -20,24 +20,26 @@ from typing import Any
 import ipywidgets as widgets
 
 from ..client._models import Deployment, DeploymentConfig
+from ..client._variables import Variables, afetch_variables, build_variables
 from ..display._answer import plain_text
-from ..display._errors import error_line
+from ..display._errors import explain
 from ..display._render import escape_html, escape_markdown, shorten
 from ..display._result import Result
 from ..display._theme import MUTED_STYLE
 from ._backend import PlaygroundBackend
 from ._feedback import FeedbackButtons
+from ._loop import Job, settle, submit
 from ._parts import (
     Pane,
     RunInfo,
     StaticCopyBox,
+    describer,
     footer_html,
-    infer_defaults,
+    notice_html,
     raise_bug,
-    settle,
     start_task,
     stream_run,
-    variables_of,
+    variable_field,
 )
 from ._style import PLAYGROUND_PANE_HEIGHT, TEXT_CLASS, align_labels
 
@@ -50,17 +52,20 @@ class PlaygroundWidget(StaticCopyBox):
     """Try one deployment: pick it, fill its variables, Run / Stop, watch the answer stream.
 
     Usage: `PlaygroundWidget(backend, key="support-answer")` as the last line of a cell.
-    The variable fields start with the deployment's defaults when the backend reveals them;
-    a field left empty is not sent, so the deployment's own default applies.
+    Each variable field says what happens when it is left empty: its default (shown as the
+    placeholder) applies, or, for a variable without one, it is sent as empty text — which
+    Run warns about, as `%%orq` does (an error with `strict_variables=True`).
 
     Args:
         backend: a `PlaygroundBackend`.
         key: the deployment selected at start (default: the first one listed).
         interval: the least time between two updates of the streaming pane, in seconds.
         clock: a monotonic clock, for latency figures and the update rate.
+        strict_variables: refuse to run with a variable that has no value and no default.
 
-    Attributes: `.variables` (the `{{variables}}` of the selected deployment), `.result` (the
-    last Result or None), `.history` (a list of `(inputs, message, Result)`).
+    Attributes: `.variables` (the `{{variables}}` of the selected deployment), `.model` (their
+    `Variables`: defaults, open ones), `.result` (the last Result or None), `.history` (a list
+    of `(inputs, message, Result)`).
     """
 
     def __init__(
@@ -70,6 +75,7 @@ class PlaygroundWidget(StaticCopyBox):
         *,
         interval: float = 0.1,
         clock: Callable[[], float] = time.perf_counter,
+        strict_variables: bool = False,
     ) -> None:
         super().__init__()
         self.backend = backend
@@ -81,15 +87,18 @@ class PlaygroundWidget(StaticCopyBox):
         self._run_info = RunInfo()
         self._pending_inputs: dict[str, Any] | None = None
         self._stop_requested = False
-        self._loading: asyncio.Task[None] | None = None
-        self._config_task: asyncio.Task[None] | None = None
-        self._run_task: asyncio.Task[Result | None] | None = None
+        self._loading: Job[None] | None = None
+        self._config_task: Job[None] | None = None
+        self._run_task: Job[Result | None] | None = None
 
         full = widgets.Layout(width="auto", flex="1 1 auto")
         self.deployment = widgets.Dropdown(description="Deployment", options=[], layout=full)
         self.info = widgets.HTML()
         self.fields: dict[str, widgets.Text] = {}
+        self.model = Variables(key or "")
+        self.strict_variables = strict_variables
         self.form = widgets.VBox()
+        self.notice = widgets.HTML()  # what a run warns about (open variables)
         self.message = widgets.Textarea(
             description="Message",
             placeholder="A user message (optional)",
@@ -117,6 +126,7 @@ class PlaygroundWidget(StaticCopyBox):
             self.form,
             self.message,
             widgets.HBox([self.run_button, self.stop_button, self.status]),
+            self.notice,
             self.output.widget,
             self.footer,
             self.feedback.widget,
@@ -125,21 +135,34 @@ class PlaygroundWidget(StaticCopyBox):
             self.hide_static_copy,
         ]
         self._start_key = key
-        if _loop_is_running():
-            self._loading = start_task(self.refresh())
-        else:
-            self.info.value = "Call <code>await widget.refresh()</code> to load deployments."
+        self._set_loading("Loading deployments…")
+        self._loading = start_task(self._refresh())
 
     # -- deployments and their configuration ------------------------------------------------
 
     async def refresh(self) -> None:
         """(Re)load the deployment list and select the start key (or keep the selection)."""
+        self._set_loading("Loading deployments…")
+        self._loading = start_task(self._refresh())
+        await self._loading
+
+    def _set_loading(self, what: str | None) -> None:
+        # Widgets made during Run All appear before their data: say so instead of showing an
+        # empty dropdown, and keep Run off until there is something to run.
+        self.deployment.disabled = what is not None
+        self.run_button.disabled = what is not None
+        if what is not None:
+            self.status.value = f"<i>{escape_html(what)}</i>"
+        elif self.status.value.startswith("<i>Loading"):
+            self.status.value = ""
+
+    async def _refresh(self) -> None:
         selected = self.deployment.value or self._start_key
         try:
             listed = await self.backend.list_deployments()
         except Exception as exc:
             listed = []
-            self.output.finish("", error=f"Could not list deployments: {error_line(exc)}")
+            self.output.finish("", error=f"Could not list deployments: {explain(exc)}")
         self._deployments = {d.key: d for d in listed}
         keys = list(self._deployments)
         if selected and selected not in self._deployments:
@@ -150,39 +173,41 @@ class PlaygroundWidget(StaticCopyBox):
             self.deployment.value = selected or keys[0]
         if self._config_task is before and self.deployment.value:  # the value did not change
             self._on_select({"new": self.deployment.value})
+        if not keys:
+            self._set_loading(None)
 
     def _on_select(self, change: dict[str, Any]) -> None:
         if self._config_task is not None and not self._config_task.done():
             self._config_task.cancel()
         if change["new"]:
+            self._set_loading(f"Loading {change['new']}…")
             self._config_task = start_task(self._show_deployment(change["new"]))
 
     async def _show_deployment(self, key: str) -> None:
+        try:
+            await self._load_deployment(key)
+        finally:
+            self._set_loading(None)
+
+    async def _load_deployment(self, key: str) -> None:
         deployment = self._deployments.get(key)
-        templates = deployment.prompt_config.messages if deployment else []
+        templates = deployment.prompt_config.messages if deployment else None
         self.deployment.tooltip = deployment.description if deployment else None
         try:
-            # No inputs: the server fills what it has defaults for, which reveals the defaults.
-            config: DeploymentConfig | None = await self.backend.get_config(key)
+            # The template and the config resolved without inputs give each variable's default;
+            # a variable without one is not a problem (orq.ai sends it blank): the form says so.
+            model = await afetch_variables(self.backend.get_config, key, templates=templates)
             problem = None
         except Exception as exc:
-            config, problem = None, error_line(exc)
-        resolved = config.messages if config else []
-        self.variables = variables_of([*templates, *resolved])
-        self._run_info = RunInfo.of(deployment, config)
-        self._build_form(infer_defaults(templates, resolved))
-        self.info.value = _info_html(deployment, config, problem)
+            model, problem = build_variables(key, templates, None), self._explain(exc, key)
+        self.model = model
+        self.variables = model.names
+        self._run_info = RunInfo.of(deployment, model.config)
+        self._build_form(model)
+        self.info.value = _info_html(deployment, model.config, problem)
 
-    def _build_form(self, defaults: dict[str, str]) -> None:
-        self.fields = {
-            name: widgets.Text(
-                value=defaults.get(name, ""),
-                description=name,
-                placeholder="" if name in defaults else "(the deployment's default)",
-                layout=widgets.Layout(width="auto", flex="1 1 auto"),
-            )
-            for name in self.variables
-        }
+    def _build_form(self, model: Variables) -> None:
+        self.fields = {v.name: variable_field(v, model.defaults_known) for v in model}
         self.form.children = list(self.fields.values())
         align_labels([self.deployment, *self.fields.values(), self.message])
         if self._pending_inputs is not None:
@@ -195,8 +220,9 @@ class PlaygroundWidget(StaticCopyBox):
 
     # -- running --------------------------------------------------------------------------
 
-    def run(self) -> asyncio.Task[Result | None]:
-        """Start a run with the form's values; returns its asyncio task (`await` it or `wait()`)."""
+    def run(self) -> Job[Result | None]:
+        """Start a run with the form's values; returns its `Job` (`await` it from any event
+        loop, `.result(timeout)` without one, or `await widget.wait()`)."""
         if self._run_task is not None and not self._run_task.done():
             raise RuntimeError("A run is already in progress; stop it first.")
         self._stop_requested = False
@@ -210,8 +236,11 @@ class PlaygroundWidget(StaticCopyBox):
             self._run_task.cancel()
 
     async def wait(self) -> Result | None:
-        """Wait until loading and the current run (if any) are over; returns `.result`."""
-        await settle(lambda: [self._loading, self._config_task, self._run_task])
+        """Wait until loading and the current run (if any) are over; returns `.result`.
+
+        Awaitable from any event loop (a cell's, or the widgets' own).
+        """
+        await submit(settle(lambda: [self._loading, self._config_task, self._run_task]))
         raise_bug(self._run_task)
         return self.result
 
@@ -223,6 +252,12 @@ class PlaygroundWidget(StaticCopyBox):
             return None
         inputs = {name: f.value for name, f in self.fields.items() if f.value != ""}
         message = self.message.value if self.message.value.strip() else None
+        check = self.model.check(inputs, strict=self.strict_variables)
+        self.notice.value = notice_html(check.warnings())
+        if check.errors():
+            self.output.finish("", error=" ".join(check.errors()))
+            self.status.value = "<b>⚠ failed</b>"
+            return None
         self._set_running(True)
         try:
             outcome = await stream_run(
@@ -236,12 +271,13 @@ class PlaygroundWidget(StaticCopyBox):
                 interval=self._interval,
                 clock=self._clock,
                 stop_requested=lambda: self._stop_requested,
+                describe=lambda exc: self._explain(exc, key),
             )
         finally:
             self._set_running(False)
         self.result = outcome.result
         self.history.append((inputs, message, outcome.result))
-        self.status.value = _status(outcome.stopped, outcome.error)
+        self.status.value = _status(outcome.result)
         self.footer.value = footer_html(outcome.result)
         self.feedback.set_result(outcome.result)
         self._refresh_history()
@@ -253,7 +289,7 @@ class PlaygroundWidget(StaticCopyBox):
         self.stop_button.disabled = not running
         self.deployment.disabled = running
         if running:
-            self.status.value = "<i>Running…</i>"
+            self.status.value = "<i>running…</i>"
             self.footer.value = ""
             self.feedback.set_result(None)
 
@@ -292,7 +328,11 @@ class PlaygroundWidget(StaticCopyBox):
         try:
             action()
         except Exception as exc:
-            self.output.finish(self.output.text, error=exc)
+            self.output.finish(self.output.text, error=explain(exc, surface="widget"))
+
+    def _explain(self, exc: BaseException, key: str) -> str:
+        """The magic's explanation of `exc`, with "did you mean" from the listed keys."""
+        return describer(key, lambda: self._deployments)(exc)
 
     def _title(self) -> str:
         key = self.deployment.value or self._start_key
@@ -318,14 +358,6 @@ class PlaygroundWidget(StaticCopyBox):
 
 def _md_line(text: str) -> str:
     return escape_markdown(text, newline=" ", block=False)
-
-
-def _loop_is_running() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
 
 
 def _info_html(
@@ -358,16 +390,16 @@ def _info_html(
     return html
 
 
-def _status(stopped: bool, error: BaseException | None) -> str:
-    if error is not None:
-        return "<b>⚠ Failed.</b>"
-    return "<i>Stopped.</i>" if stopped else "Done."
+def _status(result: Result) -> str:
+    """The outcome in one word: ok, stopped or failed (as in `%orq history`)."""
+    word = result.status
+    return f"<b>⚠ {word}</b>" if word == "failed" else (f"<i>{word}</i>" if word != "ok" else word)
 
 
 def _history_label(index: int, entry: tuple[dict[str, Any], str | None, Result]) -> str:
     # Plain text: a select's options show characters as they are, so Markdown would read raw.
     inputs, message, result = entry
-    mark = " (error)" if result.error else (" (stopped)" if result.partial else "")
+    mark = "" if result.status == "ok" else f" ({result.status})"
     given = ", ".join(f"{k}={v}" for k, v in inputs.items())
     sent = shorten(given or plain_text(message or "") or "-", 40)
     label = f"{index + 1}. {result.deployment}{mark} · {sent} · {plain_text(result.text)}"

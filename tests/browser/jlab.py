@@ -1,12 +1,16 @@
-"""Driving JupyterLab 4 in Playwright the way a person does: menus, cells, widgets.
+"""Driving JupyterLab 4 and Notebook 7 in Playwright the way a person does: menus, cells,
+toolbar buttons, widgets. Notebook 7 is built from JupyterLab's components, so the same
+selectors hold in both (it has no status bar, which only JupyterLab's kernel check reads).
 
-Selectors used (JupyterLab 4 and ipywidgets 8 DOM):
+Selectors used (JupyterLab 4 / Notebook 7 and ipywidgets 8 DOM):
   - a code cell:          `.jp-CodeCell` whose `.jp-InputArea-editor` text contains a marker
   - its prompt:           `.jp-InputPrompt` ("[*]:" while it runs, "[7]:" when done)
   - its output:           `.jp-OutputArea` (rendered Markdown: `.jp-RenderedMarkdown`)
   - the kernel:           `.jp-Notebook-ExecutionIndicator[data-status]`, and the status bar
                           (`#jp-main-statusbar`) reading "<kernel> | Idle"
   - the menus:            menuitem "Run" in the menu bar, then menuitem "Run All Cells"
+  - the toolbar:          `jp-button[data-command='notebook:interrupt-kernel']` (the ■ button)
+  - an error:             `.jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']`
   - widgets:              `.widget-dropdown select`, `.widget-text` (label + input),
                           `.widget-textarea textarea`, buttons by role and name,
                           `.widget-output` (the playground's streaming pane)
@@ -42,13 +46,42 @@ def has_run(cell: Locator) -> bool:
     return bool(DONE_PROMPT.fullmatch(prompt(cell)))
 
 
-def wait_for_kernel(page: Page, timeout: float = 60) -> None:
+STDERR = ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
+
+
+def wait_for_kernel(page: Page, timeout: float = 60, *, ui: str = "lab") -> None:
     """Wait until the notebook's kernel is connected and idle."""
     indicator = page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")
-    indicator.wait_for(timeout=timeout * 1000)
-    # The status bar reads "<kernel name> | Idle" once the kernel is connected.
-    status = page.locator("#jp-main-statusbar .jp-StatusBar-TextItem", has_text=IDLE_STATUS)
-    status.first.wait_for(timeout=timeout * 1000)
+    indicator.first.wait_for(timeout=timeout * 1000)
+    if ui == "lab":
+        # The status bar reads "<kernel name> | Idle" once the kernel is connected.
+        status = page.locator("#jp-main-statusbar .jp-StatusBar-TextItem", has_text=IDLE_STATUS)
+        status.first.wait_for(timeout=timeout * 1000)
+
+
+def run_cell(page: Page, cell: Locator) -> None:
+    """Click into the cell's editor and press Shift+Enter."""
+    cell.locator(".jp-InputArea-editor").click()
+    page.keyboard.press("Shift+Enter")
+
+
+def interrupt_kernel(page: Page) -> None:
+    """Click the notebook toolbar's ■ (Interrupt the kernel) button."""
+    page.locator("jp-button[data-command='notebook:interrupt-kernel']").first.click()
+
+
+def outputs(cell: Locator) -> Locator:
+    """The cell's own output area (not the output widgets nested inside it)."""
+    return cell.locator(".jp-Cell-outputArea")
+
+
+def wait_until_run(cell: Locator, timeout: float = 60) -> None:
+    """Wait until the cell has finished (its prompt shows an execution count)."""
+    deadline = time.monotonic() + timeout
+    while not has_run(cell):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the cell did not finish in {timeout:g} s: {prompt(cell)!r}")
+        time.sleep(0.1)
 
 
 def run_all_cells(page: Page) -> None:

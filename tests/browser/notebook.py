@@ -1,8 +1,9 @@
-"""The notebook and deployments file the browser test opens in JupyterLab.
+"""The notebooks and deployments file the browser tests open in JupyterLab and Notebook 7.
 
 The quickstart (notebooks/01-quickstart.ipynb) is copied with its folder, its saved outputs
 cleared, and a few cells appended for what the test watches: a slow streamed `%%orq` answer
-and a playground. Its deployments file gets three test deployments, served by the local server.
+and a playground. Its deployments file gets the test deployments, served by the local server.
+Each other scenario writes its own small notebook (`write`) next to it: one kernel each.
 """
 
 from __future__ import annotations
@@ -65,6 +66,29 @@ TEST_DEPLOYMENTS: list[dict[str, Any]] = [
     },
 ]
 
+# A support deployment as in the UX review: two variables with defaults, one without, and an
+# answer that streams slowly (about 25 s in all), so there is time to press Stop.
+SLOW_SUPPORT = " ".join(f"Step {n}: check the order page, then the return form." for n in range(60))
+TEST_DEPLOYMENTS.append(
+    {
+        "key": "slow-support",
+        "description": "Support answers, streamed slowly (browser test)",
+        "variables": {"company": "Acme", "tone": "friendly"},
+        "prompt_config": {
+            **PROMPT,
+            "messages": [
+                {
+                    "role": "system",
+                    "content": "You answer for {{company}} in a {{tone}} tone, "
+                    "for {{tier}} customers.",
+                }
+            ],
+        },
+        "responder": {"mock": SLOW_SUPPORT},
+        "stream_delay_ms": 50,
+    }
+)
+
 # Cell sources the test finds its cells by (the last cell whose source has the first line).
 STREAM_CELL = "%%orq slow-story\nTell me the story of the brave fox."
 PLAYGROUND_CELL = "%orq playground"
@@ -86,6 +110,33 @@ def _test_cells() -> list[Any]:
         # Run All leaves this last cell selected, not the playground above (for the pictures).
         v4.new_markdown_cell(LAST_CELL),
     ]
+
+
+SETUP_CELL = (
+    "import sys\n\n"
+    f"assert sys.prefix == {sys.prefix!r}, sys.prefix  # the project's venv is the kernel\n"
+    "%load_ext orq_notebook\n"
+    "%orq connect --local deployments.yaml"
+)
+
+
+def write(root: Path, name: str, cells: list[str]) -> str:
+    """A notebook `name` in `root`: the setup cell, then `cells` (Markdown when they start
+    with `#`), then a last Markdown cell to click on (pictures without selection marks)."""
+    v4 = nbformat.v4
+    nb = v4.new_notebook()
+    nb.cells = [v4.new_code_cell(SETUP_CELL)]
+    nb.cells += [
+        v4.new_markdown_cell(c) if c.startswith("#") else v4.new_code_cell(c) for c in cells
+    ]
+    nb.cells.append(v4.new_markdown_cell(LAST_CELL))
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3 (orq_notebook)",
+        "language": "python",
+    }
+    nbformat.write(nb, root / name)
+    return name
 
 
 def write_deployments(path: Path, source: Path | None) -> None:

@@ -202,7 +202,7 @@ class FaultServer:
 
     def _count(self, request: Request) -> None:
         with self._lock:
-            if request.key is not None:
+            if request.key is not None and not _is_config(request):
                 self.attempts[request.key] += 1
             self.log.append(Logged(request.method, request.path, request.key, len(request.body)))
 
@@ -231,6 +231,11 @@ class FaultServer:
             message = f"Deployment with key '{request.key}' was not found."
             await _json(writer, 404, {"message": message, "code": 404})
             return True
+        if _is_config(request):
+            # The faults are the invocation's: the magics' and batches' look at the
+            # deployment's variables (get_config) before it is answered normally.
+            await _json(writer, 200, _config(request.key))
+            return True
         fault = self._fault_for(request)
         if fault is None:
             await _healthy(writer, request.stream)
@@ -244,6 +249,21 @@ class FaultServer:
 
 
 # -- answers ----------------------------------------------------------------------------------
+
+
+def _is_config(request: Request) -> bool:
+    return request.path.endswith("/get_config")
+
+
+def _config(key: str) -> dict[str, Any]:
+    return {
+        "id": f"id-{key}",
+        "provider": "openai",
+        "model": "gpt-4o-mini",
+        "version": "v1",
+        "messages": [],
+        "parameters": {},
+    }
 
 
 def _deployment_list(keys: list[str]) -> dict[str, Any]:
