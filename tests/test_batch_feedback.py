@@ -64,11 +64,13 @@ def test_rows_without_an_answer_are_left_out(serve_deployments: Any) -> None:
         """
         deployments:
           - {key: a, prompt_config: {model: m}, responder: {mock: Fine.}}
+          - {key: broken, prompt_config: {model: m}, responder: echo, faults: {status: 500}}
         """
     )
     with Client(base_url=server.base_url, max_retries=0) as client:
         result = run_batch("a", [{"n": 1}], client=client, progress=False)
-        failed = run_batch("missing", [{"n": 1}], client=client, progress=False)
+        # A row that fails on its own (a batch for an unknown key now fails up front, whole).
+        failed = run_batch("broken", [{"n": 1}], client=client, progress=False)
     assert failed.rows[0].status == "failed"
     report = failed.send_feedback(lambda row: "good")
     assert (report.sent, report.no_answer) == ([], [0])

@@ -5,8 +5,8 @@ outputs cleared; Chromium runs every cell from the Run menu. The experiment's ou
 show its summary table and its picture: an `<img>` whose PNG the browser decoded (JupyterLab
 sanitizes HTML outputs, and a `data:` image that it stripped or that failed to decode would
 have no natural size). Screenshots at 900 px wide, light and dark, go to the test's temporary
-folder (printed) for a person to look at, and the light one to docs/images/experiment.png
-for the README.
+folder (printed) for a person to look at; `scripts/screenshots` publishes the light one as
+docs/images/experiment.png for the README.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import pytest
 
 from .browser import jlab, procs
 from .browser.lab import start_lab
-from .test_browser import CHROMIUM, CHROMIUM_ARGS, IMAGES, install_browser_deps
+from .test_browser import CHROMIUM, CHROMIUM_ARGS, install_browser_deps
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
 
@@ -102,7 +102,10 @@ def test_the_experiment_picture_renders_in_jupyterlab(tmp_path: Path) -> None:
             assert top is not None and bottom is not None
             clip = {"x": top["x"], "y": top["y"], "width": top["width"],
                     "height": bottom["y"] + bottom["height"] + 8 - top["y"]}  # fmt: skip
-            page.screenshot(path=IMAGES / "experiment.png", clip=clip)
+            page.screenshot(path=tmp_path / "experiment.png", clip=clip)
+            published = os.environ.get("README_PICTURES")  # scripts/screenshots, never a test run
+            if published:
+                shutil.copy2(tmp_path / "experiment.png", Path(published) / "experiment.png")
             _set_theme(page, "JupyterLab Dark")
             output.scroll_into_view_if_needed()
             output.screenshot(path=tmp_path / "experiment-dark.png")

@@ -43,6 +43,7 @@ SUBCOMMANDS = [
     "compare",
     "batch",
     "feedback",
+    "experiment",
     "help",
 ]
 KEYS = ["echo-bot", "needs-topic", "fixed", "slow", "routed", "long"]
@@ -118,9 +119,11 @@ def test_the_first_tab_never_waits_on_the_network(ip: InteractiveShell) -> None:
     with socket.socket() as silent:  # accepts connections, never answers
         silent.bind(("127.0.0.1", 0))
         silent.listen()
-        with capture_output():
-            ip.run_line_magic("orq", f"connect --url http://127.0.0.1:{silent.getsockname()[1]}")
+        # Pointed at it without `%orq connect`, whose probe would refuse a server that never
+        # answers: the session is what a connect that worked a moment ago would leave.
         session = _session.current_session()
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        session.switch_to(session.open_connection(url=url, api_key="test"))
         before = set(fetch_threads())  # earlier tests' fetches, maybe not quite ended
         found = texts(ip, "%%orq ")  # returns while the fetch is still waiting for an answer
         fetching = [t for t in fetch_threads() if t not in before]

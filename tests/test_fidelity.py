@@ -150,7 +150,8 @@ def test_204_is_none_as_in_the_sdk(kind: str) -> None:
 
 
 def test_the_magic_says_204_in_one_line() -> None:
-    with FaultServer({"empty": Fault("no_content")}) as server, _shell(server.base_url) as shell:
+    faults = {"empty": Fault("no_content", config=True)}
+    with FaultServer(faults) as server, _shell(server.base_url) as shell:
         with capture_output() as out:
             value = shell.run_cell_magic("orq", "empty --no-stream", "hi")
             shell.run_line_magic("orq", "config empty")

@@ -197,6 +197,7 @@ def _examples() -> list[OrqError]:
         errors.APITimeoutError("late"),
         errors.StreamError("broke", partial_text="half"),
         AttachmentError("chart.png is not an image"),
+        errors.MissingDependencyError("to_pandas()", "pandas", "pandas"),
     ]
     for cls in errors.APIError.__subclasses__():
         if cls is not errors.RateLimitError:
@@ -409,7 +410,8 @@ def test_nan_in_a_dataframe_row_and_in_invoke_follow_one_rule() -> None:
 
     result = batch(frame)
     assert all(r.ok for r in result)
-    assert [_body(r).get("inputs") for r in seen] == [{"x": 1.0, "y": "a"}, None]
+    invokes = [r for r in seen if r.url.path.endswith("/invoke")]  # not the up-front look
+    assert [_body(r).get("inputs") for r in invokes] == [{"x": 1.0, "y": "a"}, None]
     infinite = batch([{"x": math.inf}])
     assert infinite[0].status == "failed" and "inputs.x" in (infinite[0].error or "")
     assert infinite[0].error_type == "InvalidRequestError"

@@ -287,6 +287,5 @@ def test_connect_local_says_which_secrets_go_where(
             shell.run_line_magic("orq", f"connect --local {safe}")
         assert "deployments file sends" not in quiet.stdout  # nothing leaves: nothing said
     finally:
-        shell.run_line_magic("orq", "connect --url http://127.0.0.1:9")
-        shell.run_line_magic("unload_ext", "orq_notebook")
+        shell.run_line_magic("unload_ext", "orq_notebook")  # stops the local server
         _session.set_session(None)

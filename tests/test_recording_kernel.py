@@ -122,4 +122,4 @@ def test_magics_record_then_replay_with_the_service_stopped(
     text = (tmp_path / "answers.jsonl").read_text(encoding="utf-8")
     assert CANARY not in text and "authorization" not in text.lower()
     operations = [json.loads(x)["operation"] for x in text.splitlines()[1:]]
-    assert sorted(set(operations)) == ["invoke", "list", "stream"], operations
+    assert sorted(set(operations)) == ["get_config", "invoke", "list", "stream"], operations

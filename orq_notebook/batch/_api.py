@@ -340,7 +340,8 @@ def _run_sync(plan: _Plan) -> BatchResult:
         plan.key,
         plan.row_inputs(),
         plan.first_context(),
-        given if isinstance(given, Client) else None,
+        # A client closed since (`result.rerun()` after its `with` block) lends its settings.
+        given if isinstance(given, Client) and not given.closed else None,
         settings,
         strict_variables=plan.strict_variables,
     )

@@ -52,6 +52,11 @@ class _SyncClient(_BaseClient[httpx.Client, httpx.BaseTransport]):
         if self._owns_http:
             self._http.close()
 
+    @property
+    def closed(self) -> bool:
+        """Whether `close()` ran (or the `with` block ended): no request can be sent."""
+        return self._http.is_closed
+
     def __enter__(self) -> Self:
         return self
 

@@ -26,7 +26,7 @@ from ._recording_options import add_record_options, open_recordings
 
 if TYPE_CHECKING:
     from ._commands import Host, Namespace
-    from ._session import Connection
+    from ._connection import Connection
 
 __all__ = ["build_connect_parser", "connect", "status"]
 

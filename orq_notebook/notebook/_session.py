@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import threading
 import time
 import weakref
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,18 +26,22 @@ from ..display._answer import plain_text
 from ..display._render import format_duration, format_usage, shorten
 from ..display._result import Result
 from ._backends import ClientBackend, OrqPieces, PieceStream, result_from_invocation
+from ._connection import (
+    ORQ_HOSTS,
+    Connection,
+    new_connection,
+    recording_from_env,
+    replay_connection,
+)
 from ._feedback import attach_sender
 
 if TYPE_CHECKING:
     from ..client._cassette import Recording
-    from ..local import LocalServer
     from ._humanloop_backend import HumanloopRunner
 
 __all__ = ["Connection", "HistoryEntry", "Session", "current_session", "set_session"]
 
-ORQ_HOSTS = ("my.orq.ai", "api.orq.ai")
 _VARIABLES_TTL = 60.0  # seconds a deployment's variables are reused between cells
-_RETIRED = "//api.humanloop.com"  # Humanloop's hosted API, shut down on 2025-09-08
 
 
 @dataclass(frozen=True)
@@ -76,48 +79,6 @@ class HistoryEntry:
         if isinstance(content, str) and content.strip():
             return plain_text(content)
         return ", ".join(f"{k}={v}" for k, v in (self.inputs or {}).items())
-
-
-@dataclass
-class Connection:
-    """Where the session points. The key is kept out of every repr."""
-
-    kind: str  # "orq", "url", "local", "humanloop", "humanloop-local", "replay", ...
-    base_url: str
-    api_key: str | None = field(default=None, repr=False)
-    key_source: str = "none"
-    server: LocalServer | None = field(default=None, repr=False)
-    deployments_file: str | None = None
-    recording: Recording | None = field(default=None, repr=False)  # what the clients record to
-
-    @property
-    def offline(self) -> bool:
-        """Whether answers come from a recording alone (no key is needed)."""
-        return self.kind.endswith("replay") or (
-            self.recording is not None and self.recording.offline
-        )
-
-    def describe(self) -> str:
-        where = {
-            "orq": f"orq.ai at {self.base_url}",
-            "url": f"the API at {self.base_url}",
-            "local": f"the local server at {self.base_url} serving {self.deployments_file}",
-            "humanloop": f"Humanloop's v4 API at {self.base_url}"
-            + (
-                " (retired on 2025-09-08: use --url or --local)"
-                if _RETIRED in self.base_url
-                else ""
-            ),
-            "humanloop-local": f"the local server's Humanloop v4 API at {self.base_url} "
-            f"serving {self.deployments_file}",
-            "replay": f"the local server at {self.base_url} replaying {self.deployments_file}",
-            "humanloop-replay": f"the local server's Humanloop v4 API at {self.base_url} "
-            f"replaying {self.deployments_file}",
-        }[self.kind]
-        key = f"an API key is set (from {self.key_source})" if self.api_key else "no API key is set"
-        if self.offline and not self.api_key:
-            key = "no API key is needed"
-        return f"Connected to {where}; {key}.{_recording_note(self.recording)}"
 
 
 class Session:
@@ -203,39 +164,12 @@ class Session:
     ) -> Connection:
         """A new connection (its local server started), not yet used by the session."""
         if replay is not None:
-            return _replay_connection(replay, pace=pace, humanloop=humanloop)
+            return replay_connection(replay, pace=pace, humanloop=humanloop)
         # ORQ_RECORD / ORQ_REPLAY apply to remote services only, never to a local server.
-        from_env = _from_env() if record is None and local is None else None
-        conn = self._new_connection(url, local, api_key, key_source, humanloop)
+        from_env = recording_from_env() if record is None and local is None else None
+        conn = new_connection(url, local, api_key, key_source, humanloop=humanloop)
         conn.recording = record if record is not None else from_env
         return conn
-
-    def _new_connection(
-        self,
-        url: str | None,
-        local: str | Path | None,
-        api_key: str | None,
-        key_source: str | None,
-        humanloop: bool,
-    ) -> Connection:
-        if humanloop:
-            return self._humanloop_connection(url, local, api_key)
-        settings = Settings.resolve(api_key=api_key, base_url=url)
-        source = key_source or settings.api_key_source
-        if local is not None:
-            from ..local import LocalServer
-
-            server = LocalServer(local)
-            server.start()
-            return Connection(
-                "local",
-                server.base_url,
-                api_key=None,
-                server=server,
-                deployments_file=str(local),
-            )
-        kind = "orq" if any(h in settings.base_url for h in ORQ_HOSTS) else "url"
-        return Connection(kind, settings.base_url, api_key=settings.api_key, key_source=source)
 
     def switch_to(self, conn: Connection) -> Connection:
         """Use `conn` from now on: the old connection's clients close, its server stops."""
@@ -243,21 +177,6 @@ class Session:
             self.close()
         self.connection = conn
         return conn
-
-    def _humanloop_connection(
-        self, url: str | None, local: str | Path | None, api_key: str | None
-    ) -> Connection:
-        from ._humanloop_backend import humanloop_settings
-
-        if local is None:
-            settings = humanloop_settings(api_key, url)
-            source = settings.api_key_source
-            return Connection("humanloop", settings.base_url, settings.api_key, source)
-        from ..local import LocalServer
-
-        server = LocalServer(local).start()
-        url = f"{server.base_url}/v4"
-        return Connection("humanloop-local", url, server=server, deployments_file=str(local))
 
     @property
     def is_humanloop(self) -> bool:
@@ -279,7 +198,7 @@ class Session:
                 settings.base_url,
                 api_key=settings.api_key,
                 key_source=settings.api_key_source,
-                recording=_from_env(),
+                recording=recording_from_env(),
             )
         return self.connection
 
@@ -530,35 +449,6 @@ class Session:
         self.threads.clear()
         self.last = None
         return f"History ({n} invocations) and all threads cleared."
-
-
-def _from_env() -> Recording | None:
-    """The recording ORQ_RECORD / ORQ_REPLAY ask for, if any (loaded only then)."""
-    if not os.environ.keys() & {"ORQ_RECORD", "ORQ_REPLAY"}:
-        return None
-    from ..client._cassette import recording_for
-
-    return recording_for(None)
-
-
-def _replay_connection(replay: Recording, *, pace: bool, humanloop: bool) -> Connection:
-    from ..local import LocalServer
-
-    server = LocalServer(replay=replay, pace=pace).start()
-    kind, url = (
-        ("humanloop-replay", f"{server.base_url}/v4") if humanloop else ("replay", server.base_url)
-    )
-    return Connection(kind, url, server=server, deployments_file=str(replay.path))
-
-
-def _recording_note(recording: Recording | None) -> str:
-    """` Recording to FILE (rewrite).`: what `describe` adds for a recording session."""
-    if recording is None:
-        return ""
-    if recording.offline:
-        return f" Answers come from {recording.path} ({len(recording)} recorded); nothing is sent."
-    what = "what is missing" if recording.mode == "new_episodes" else "every exchange"
-    return f" Recording {what} to {recording.path} (mode {recording.mode})."
 
 
 _session: Session | None = None

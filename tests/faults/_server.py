@@ -57,6 +57,7 @@ class Fault:
         body: for `status`: the JSON error body (default: orq's error shape).
         times: the first `times` requests for the key get the fault, the next ones a healthy
             answer; None: every request.
+        config: the fault is get_config's too (by default get_config answers normally).
     """
 
     kind: str
@@ -65,6 +66,7 @@ class Fault:
     retry_after: float | None = None
     body: Mapping[str, Any] | None = None
     times: int | None = None
+    config: bool = False
 
 
 @dataclass(frozen=True)
@@ -231,7 +233,7 @@ class FaultServer:
             message = f"Deployment with key '{request.key}' was not found."
             await _json(writer, 404, {"message": message, "code": 404})
             return True
-        if _is_config(request):
+        if _is_config(request) and not self.faults.get(request.key, Fault("")).config:
             # The faults are the invocation's: the magics' and batches' look at the
             # deployment's variables (get_config) before it is answered normally.
             await _json(writer, 200, _config(request.key))
