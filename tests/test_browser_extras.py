@@ -133,7 +133,7 @@ def check(page: Page, shots: Path) -> None:
     icon = up.locator("i.fa-thumbs-up")
     assert icon.evaluate("i => i.getBoundingClientRect().width") > 0, "no thumbs-up icon drawn"
     run.click()
-    expect_text(playground.locator(".widget-html"), "Done.")
+    expect_text(playground.locator(".widget-html"), "latency")  # the footer: the run ended
     expect(up).to_be_enabled()
     up.click()
     expect_text(playground.locator(".orq-feedback"), "Rated good on orq.")
@@ -142,7 +142,7 @@ def check(page: Page, shots: Path) -> None:
     # Compare: 👎 under the second column only.
     compare = jlab.code_cell(page, COMPARE_CELL)
     downs = compare.locator("button.orq-thumbs-down")
-    expect_text(compare.locator(".widget-html"), "Done.")
+    expect_text(compare.locator(".widget-html"), "finish reason")  # the summary: the run ended
     expect(downs.nth(1)).to_be_enabled()
     downs.nth(1).click()
     expect_text(compare.locator(".orq-feedback").nth(1), "Rated bad on orq.")

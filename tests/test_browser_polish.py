@@ -119,7 +119,7 @@ SAMPLES = {
     "playground footer": ("playground", ".orq-text .widget-html-content > div"),
     "playground note": ("playground", ".orq-text .widget-html-content small"),
     "compare footer": ("compare", ".orq-text .widget-html-content > div"),
-    "compare note": ("compare", ".orq-text .widget-html-content span"),
+    "compare note": ("compare", ".orq-text .widget-html-content small"),  # provider · model
     "config mark": ("config", "mark"),
     "config muted text": ("config", ".orq-config span"),
     "batch muted text": ("batch", ".orq-batch > div:nth-child(2)"),

@@ -28,6 +28,7 @@ from ..client._variables import (
 from ..display._errors import render_error
 from ..display._render import Table, escape_html, escape_markdown, format_duration
 from ..display._result import Result
+from ..display._theme import MUTED_SMALL
 from ._feedback import FeedbackButtons
 from ._loop import Job, settle, submit
 from ._parts import (
@@ -414,7 +415,7 @@ def _pairs(
 def _header_html(column: _Column, info: RunInfo, problem: str | None) -> str:
     html = f"<b>{escape_html(column.label)}</b>"
     if info.model:
-        html += f"<br><small>{escape_html(info.provider)} · {escape_html(info.model)}</small>"
+        html += f"<br>{MUTED_SMALL}{escape_html(info.provider)} · {escape_html(info.model)}</small>"
     if problem:
         # A real problem (no such deployment, no server): open variables are not one.
         html += f"<br><b>⚠</b> {escape_html(problem)}"
