@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from .browser import jlab, notebook, procs
-from .browser.lab import Lab, start_lab
+from .browser.lab import CHROMIUM, CHROMIUM_ARGS, Lab, start_lab
 
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext, Locator, Page
@@ -48,17 +48,6 @@ if TYPE_CHECKING:
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = os.environ.get("ORQ_CHROMIUM", "/usr/bin/chromium")
-# Headless, and quiet on the network: this machine reaches nothing but loopback.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 # The README's pictures, copied to the folder named by $README_PICTURES when it is set
 # (scripts/screenshots; not an ORQ_ name: tests/conftest.py clears those in every test).
 README_PICTURES = {

@@ -21,11 +21,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from ._io import _AsyncClient, _SyncClient
-from ._models import _Response
+from ._models import FEEDBACK_PRODUCTS, _Response
 
 __all__ = [
     "CHOICE_PROPERTIES",
-    "PRODUCTS",
     "AsyncFeedback",
     "Feedback",
     "FeedbackRecord",
@@ -36,25 +35,6 @@ __all__ = [
 _CREATE = "/v2/feedback"
 _REMOVE = "/v2/feedback/remove"
 CHOICE_PROPERTIES = frozenset({"rating", "defects", "interactions"})
-PRODUCTS = (
-    "remoteconfigs",
-    "deployments",
-    "experiments",
-    "playgrounds",
-    "spreadsheets",
-    "spreadsheet_run",
-    "llm_evaluator",
-    "knowledge",
-    "router",
-    "workflows",
-    "external_events",
-    "agents",
-    "memory-stores",
-    "generic",
-    "evaluators",
-    "otel",
-    "ai-chat",
-)
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 FeedbackValue = str | float | int | Sequence[str]
@@ -98,8 +78,8 @@ def _create_body(
         raise ValueError("property must not be empty (e.g. 'rating').")
     if not trace_id:
         raise ValueError("trace_id must not be empty: pass the answer's trace_id.")
-    if product not in PRODUCTS:
-        raise ValueError(f"product must be one of {', '.join(PRODUCTS)}; got {product!r}.")
+    if product not in FEEDBACK_PRODUCTS:
+        raise ValueError(f"product must be one of {', '.join(FEEDBACK_PRODUCTS)}; got {product!r}.")
     body: dict[str, Any] = {
         "property": property,
         "value": _wire_value(property, value),

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
+    "FEEDBACK_PRODUCTS",
     "AssistantMessage",
     "Choice",
     "ConfigMessage",
@@ -516,3 +517,12 @@ class InvocationChunk(Invocation):
     @property
     def content(self) -> str:
         return self.text
+
+
+# `product` of `POST /v2/feedback`, as SDK 4.17.13 has it (orq-api-additions §3.2).
+FEEDBACK_PRODUCTS = (
+    *("remoteconfigs", "deployments", "experiments", "playgrounds", "spreadsheets"),
+    *("spreadsheet_run", "llm_evaluator", "knowledge", "router", "workflows"),
+    *("external_events", "agents", "memory-stores", "generic", "evaluators", "otel"),
+    *("ai-chat", "mcp_gateway"),
+)

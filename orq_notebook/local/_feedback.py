@@ -24,34 +24,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ..client._models import FEEDBACK_PRODUCTS
 from ._json_body import MessageOnlyError, read_json_object
 from ._spec import utc_iso
 
 __all__ = ["FeedbackStore", "feedback_routes"]
 
 _LIMIT = 1024 * 1024
-PRODUCTS = frozenset(
-    {
-        "remoteconfigs",
-        "deployments",
-        "experiments",
-        "playgrounds",
-        "spreadsheets",
-        "spreadsheet_run",
-        "llm_evaluator",
-        "knowledge",
-        "router",
-        "workflows",
-        "external_events",
-        "agents",
-        "memory-stores",
-        "generic",
-        "evaluators",
-        "otel",
-        "ai-chat",
-        "mcp_gateway",
-    }
-)
 _CHOICES = {
     "rating": ("good", "bad"),
     "defects": (
@@ -106,7 +85,7 @@ def _text(body: dict[str, Any], name: str) -> str:
 
 def _product(body: dict[str, Any]) -> str:
     product = body.get("product", "deployments")
-    if product not in PRODUCTS:
+    if product not in FEEDBACK_PRODUCTS:
         raise _bad(f"Invalid product {product!r}; the default is 'deployments'.")
     return str(product)
 

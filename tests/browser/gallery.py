@@ -28,7 +28,7 @@ import nbformat
 import yaml
 
 from . import jlab, procs
-from .lab import Lab, start_lab
+from .lab import CHROMIUM, CHROMIUM_ARGS, Lab, start_lab
 from .notebook import NOTEBOOKS, TEST_DEPLOYMENTS
 
 if TYPE_CHECKING:
@@ -37,16 +37,6 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parents[2]
 GALLERY = ROOT / "docs" / "images" / "gallery"
 NAME = "gallery.ipynb"
-CHROMIUM = os.environ.get("ORQ_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 WIDE, NARROW, HEIGHT = 1280, 900, 1000
 DARK = "JupyterLab Dark"
 LIGHT = "JupyterLab Light"

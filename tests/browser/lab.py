@@ -21,6 +21,19 @@ from typing import Any
 
 import httpx
 
+# Debian's Chromium, driven by Playwright (never a browser Playwright downloads), with the
+# flags this machine's closed network wants: no background requests to refuse.
+CHROMIUM = os.environ.get("ORQ_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
 # JupyterLab settings for a test run: every cell stays in the DOM (no windowing), and no news
 # or update check reaches out of the machine or pops a toast over the notebook.
 LAB_SETTINGS: dict[str, dict[str, Any]] = {
