@@ -115,3 +115,39 @@ def test_wait_and_run_work_from_any_loop_and_from_none(session: Session) -> None
 
     again = asyncio.run(from_a_cell())
     assert again is not None and again.status == "ok" and len(pg.history) == 2
+
+
+def test_a_rate_limited_run_says_its_wait_in_the_pane(tmp_path: Any) -> None:
+    # The local server answers the first call with 429 and `Retry-After: 0.5`; the client
+    # waits, then retries. The wait is shown in the pane, then replaced by the answer.
+    path = tmp_path / "deployments.yaml"
+    path.write_text(
+        "deployments:\n"
+        "  - key: busy\n"
+        "    prompt_config: {model: gpt-4o-mini}\n"
+        "    responder: {mock: Fine now.}\n"
+        "    faults: {status: 429, times: 1, retry_after: 0.5}\n",
+        encoding="utf-8",
+    )
+    shown: list[str] = []
+    with LocalServer(path) as server:
+        session = Session()
+        session.connect(url=server.base_url)
+        try:
+
+            async def cell() -> Result | None:
+                pg = PlaygroundWidget(session.backend(), key="busy", interval=0.01)
+                await pg.wait()
+                pg.output.widget.observe(
+                    lambda change: shown.append(repr(change["new"])), names="outputs"
+                )
+                await pg.run()
+                return pg.result
+
+            result = asyncio.run(cell())
+        finally:
+            session.close()
+    assert result is not None and result.text == "Fine now."
+    waits = [s for s in shown if "rate limited, retrying in" in s]
+    assert waits and "500 ms" in waits[0], shown  # said while waiting, in the one format
+    assert "rate limited" not in shown[-1]  # the answer took its place

@@ -17,9 +17,11 @@ import ipywidgets as widgets
 from IPython.display import display as _untyped_display
 
 from ..client._models import Deployment, DeploymentConfig
+from ..client._notices import retry_notices
 from ..client._variables import Variable
 from ..display._answer import answer_markdown
 from ..display._errors import did_you_mean, explain, render_error
+from ..display._format import format_retry
 from ..display._render import escape_html, format_duration, format_usage
 from ..display._result import Result
 from ..display._theme import MUTED_STYLE, NOTE_STYLE
@@ -161,6 +163,10 @@ class Pane:
         self.text = text
         self.widget.outputs = (_answer(text) if text else _note("…"),)
 
+    def waiting(self, note: str) -> None:
+        """A wait before the answer, e.g. "⟳ rate limited, retrying in 20.0 s"."""
+        self.widget.outputs = (_answer(self.text) if self.text else _note("…"), _note(note))
+
     def finish(
         self, text: str, *, note: str | None = None, error: BaseException | str | None = None
     ) -> None:
@@ -264,9 +270,11 @@ async def stream_run(
 
     pane.show("")
     try:
-        result = await backend.run(
-            key, inputs=inputs, message=message, context=context, on_text=on_text
-        )
+        # A retry's wait (a 429's Retry-After may ask for a minute) is said in the pane.
+        with retry_notices(lambda notice: pane.waiting(f"⟳ {format_retry(notice)}")):
+            result = await backend.run(
+                key, inputs=inputs, message=message, context=context, on_text=on_text
+            )
     except asyncio.CancelledError:
         throttle.cancel()
         stopped = partial("".join(pieces), None)
