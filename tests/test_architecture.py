@@ -89,6 +89,7 @@ CLIENT_IO = _ours(
     "client._base",
     "client._io",
     "client._deadline",
+    "client._deadline_net",
     "client._client",
     "client._deployments",
     "client._streaming",

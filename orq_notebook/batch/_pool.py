@@ -20,8 +20,6 @@ from contextvars import ContextVar
 
 import httpx
 
-from ..client._deadline import install
-
 __all__ = ["WorkerTransport", "current_worker"]
 
 # The batch worker the current task is; tasks copy their context when created, so each worker
@@ -42,6 +40,8 @@ class WorkerTransport(httpx.AsyncBaseTransport):
         self._plain: ssl.SSLContext | None = None
 
     def _pool(self, https: bool) -> httpx.AsyncHTTPTransport:
+        from ..client._deadline_net import install  # httpcore: loaded with the first pool
+
         slot = (current_worker.get(), https)
         pool = self._pools.get(slot)
         if pool is None:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import httpx
 
 from ._base import _BaseClient
-from ._deadline import ACTIVE, Deadline, guard_body, install, release
+from ._deadline import ACTIVE, Deadline, guard_body, release
 from ._exceptions import APIError
 
 if TYPE_CHECKING:
@@ -38,6 +38,8 @@ class _SyncClient(_BaseClient[httpx.Client, httpx.BaseTransport]):
         self, transport: httpx.BaseTransport | None, timeout: httpx.Timeout
     ) -> httpx.Client:
         if transport is None:
+            from ._deadline_net import install  # httpcore: loaded with the first connection
+
             transport = httpx.HTTPTransport()
             install(transport)
         if self._recording is not None:
@@ -144,6 +146,8 @@ class _AsyncClient(_BaseClient[httpx.AsyncClient, httpx.AsyncBaseTransport]):
         self, transport: httpx.AsyncBaseTransport | None, timeout: httpx.Timeout
     ) -> httpx.AsyncClient:
         if transport is None:
+            from ._deadline_net import install  # httpcore: loaded with the first connection
+
             transport = httpx.AsyncHTTPTransport()
             install(transport)
         if self._recording is not None:
