@@ -181,9 +181,9 @@ def test_result_feedback_from_python_and_its_secret_stays_home(
 ) -> None:
     server = serve_deployments(
         "deployments: [{key: a, prompt_config: {model: m}, responder: {mock: Hi}}]",
-        api_key="sk-secret-key-123456",
+        api_key="canary-key-42",
     )
-    monkeypatch.setenv("ORQ_API_KEY", "sk-secret-key-123456")
+    monkeypatch.setenv("ORQ_API_KEY", "canary-key-42")
     shell = InteractiveShell.instance()
     _session.set_session(_session.Session())
     shell.run_line_magic("load_ext", "orq_notebook")
@@ -193,11 +193,11 @@ def test_result_feedback_from_python_and_its_secret_stays_home(
             res = shell.run_line_magic("orq", "invoke a --no-stream Hello")
         record = res.feedback("defects", "repetition")
         assert (record.property, record.value) == ("defects", ["repetition"])
-        with httpx.Client(headers={"Authorization": "Bearer sk-secret-key-123456"}) as http:
+        with httpx.Client(headers={"Authorization": "Bearer canary-key-42"}) as http:
             stored = http.get(f"{server.base_url}/v2/feedback").json()["data"]
         assert [(f["property"], f["trace_id"]) for f in stored] == [("defects", res.trace_id)]
         copy = pickle.loads(pickle.dumps(res))
-        assert b"sk-secret-key-123456" not in pickle.dumps(res)
+        assert b"canary-key-42" not in pickle.dumps(res)
         assert "sk-secret" not in repr(res._feedback_sender) + repr(res)
         with pytest.raises(Exception, match="not connected to a server"):
             copy.feedback("rating", "good")
