@@ -26,7 +26,7 @@ from ._resolve import Prepared, retrievals, usage
 from ._responders import Reply
 from ._wire import DONE, new_ulid, now_iso, sse, telemetry
 
-__all__ = ["EventStream", "json_answer"]
+__all__ = ["Cut", "CutStream", "EventStream", "json_answer"]
 
 logger = logging.getLogger("orq_notebook.local")
 
@@ -83,8 +83,25 @@ async def json_answer(prepared: Prepared, reply: Reply) -> dict[str, Any]:
     return answer
 
 
-class _Drop(Exception):
-    """Raised inside an event stream to cut the connection (fault injection, upstream loss)."""
+class Cut(Exception):
+    """Raised inside a `CutStream`'s body to cut the connection where it is (fault injection,
+    upstream loss, a recording that was cut short)."""
+
+
+class CutStream(StreamingResponse):
+    """A streamed response whose body may end by raising `Cut`: the connection then closes
+    without the body's end, as a dropped connection would."""
+
+    async def stream_response(self, send: Send) -> None:
+        start = {"type": "http.response.start", "status": self.status_code}
+        await send(start | {"headers": self.raw_headers})
+        try:
+            async for chunk in self.body_iterator:
+                data = chunk.encode() if isinstance(chunk, str) else bytes(chunk)
+                await send({"type": "http.response.body", "body": data, "more_body": True})
+        except Cut:
+            return  # an unfinished response: the server closes the connection
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
 async def _events(prepared: Prepared, reply: Reply, drop_after: int | None) -> AsyncIterator[bytes]:
@@ -94,7 +111,7 @@ async def _events(prepared: Prepared, reply: Reply, drop_after: int | None) -> A
         if drop_after is not None and sent >= drop_after:
             key = prepared.deployment.key
             logger.warning("Dropping the stream of %r after %d chunk(s) (faults).", key, sent)
-            raise _Drop
+            raise Cut
         if sent and reply.delay:
             await asyncio.sleep(reply.delay)
 
@@ -111,14 +128,14 @@ async def _events(prepared: Prepared, reply: Reply, drop_after: int | None) -> A
         yield DONE
     except httpx.HTTPError as exc:
         logger.warning("The upstream stream of %r broke: %s", prepared.deployment.key, exc)
-        raise _Drop from None
+        raise Cut from None
     finally:
         # Runs on client disconnect too, inside a cancelled scope: shield the cleanup.
         with anyio.CancelScope(shield=True):
             await reply.aclose()
 
 
-class EventStream(StreamingResponse):
+class EventStream(CutStream):
     """The answer as server-sent events, each flushed as soon as it exists. With
     `drop_after`, the connection is closed after that many chunks, without `[DONE]`."""
 
@@ -127,14 +144,3 @@ class EventStream(StreamingResponse):
     def __init__(self, prepared: Prepared, reply: Reply, *, drop_after: int | None = None) -> None:
         headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
         super().__init__(_events(prepared, reply, drop_after), headers=headers)
-
-    async def stream_response(self, send: Send) -> None:
-        start = {"type": "http.response.start", "status": self.status_code}
-        await send(start | {"headers": self.raw_headers})
-        try:
-            async for chunk in self.body_iterator:
-                data = chunk.encode() if isinstance(chunk, str) else bytes(chunk)
-                await send({"type": "http.response.body", "body": data, "more_body": True})
-        except _Drop:
-            return  # an unfinished response: the server closes the connection
-        await send({"type": "http.response.body", "body": b"", "more_body": False})

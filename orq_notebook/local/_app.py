@@ -24,8 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-from collections.abc import AsyncIterator, Callable, Iterable
-from typing import TypeVar
+from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -40,12 +39,12 @@ from ._answers import EventStream, json_answer
 from ._feedback import FeedbackStore, feedback_routes
 from ._files import FileStore, file_routes
 from ._humanloop_app import HumanloopGate, humanloop_routes, is_humanloop_path
-from ._inbound import check_name, decode_json, quoted
+from ._inbound import check_name, decode_json, page_of, quoted
 from ._reading import DeploymentFileError
 from ._resolve import config_message, parse_request, prepare
 from ._responders import Upstream, start_reply
 from ._spec import NAME_RULE, STREAMED_TYPES
-from ._store import DeploymentStore, StoredDeployment, paginate
+from ._store import DeploymentStore, StoredDeployment
 from ._wire import (
     RequestError,
     deployment_body,
@@ -62,7 +61,6 @@ __all__ = ["DEFAULT_MAX_BODY_BYTES", "create_app", "deployment_routes"]
 
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
 _API = "/v2/deployments"
-T = TypeVar("T")
 
 
 def _store(request: Request) -> DeploymentStore:
@@ -97,43 +95,9 @@ async def _body(request: Request) -> InvokeRequest:
     return parse_request(decode_json(bytes(data)))
 
 
-def _query_int(request: Request, name: str, default: int) -> int:
-    raw = request.query_params.get(name)
-    try:
-        value = default if raw is None else int(float(raw))
-        if raw is not None and float(raw) != value or not 1 <= value <= 50:
-            raise ValueError(raw)
-    except (ValueError, OverflowError):
-        message = (
-            f"Invalid query parameter: {name}: expected an integer from 1 to 50; "
-            f"got {quoted(str(raw))}."
-        )
-        raise invalid_body(message, field=name) from None
-    return value
-
-
-def _page(
-    request: Request, items: list[T], cursors: Callable[[T], Iterable[str]]
-) -> tuple[list[T], bool]:
-    after = request.query_params.get("starting_after")
-    before = request.query_params.get("ending_before")
-    if after and before:
-        message = "Give either starting_after or ending_before, not both."
-        raise invalid_body(message, field="ending_before")
-    limit = _query_int(request, "limit", 10)
-    try:
-        return paginate(items, cursors, limit=limit, starting_after=after, ending_before=before)
-    except LookupError:
-        name = "starting_after" if after else "ending_before"
-        message = (
-            f"Invalid query parameter: {name}: nothing has the id {quoted(after or before or '')}."
-        )
-        raise invalid_body(message, field=name) from None
-
-
 async def list_deployments(request: Request) -> Response:
     deployments = _store(request).deployments()
-    page, more = _page(request, deployments, lambda d: (d.id, d.key))
+    page, more = page_of(request, deployments, lambda d: (d.id, d.key), max_limit=50)
     return JSONResponse(
         {"object": "list", "data": [deployment_body(d) for d in page], "has_more": more}
     )
@@ -149,7 +113,9 @@ async def list_versions(request: Request) -> Response:
     wanted_variant = request.query_params.get("variant_id")
     if wanted_variant and wanted_variant != variant_id(deployment):
         history = []
-    page, more = _page(request, history, lambda v: (version_id(deployment, v), v.name))
+    page, more = page_of(
+        request, history, lambda v: (version_id(deployment, v), v.name), max_limit=50
+    )
     return JSONResponse(
         {"object": "list", "data": [version_body(deployment, v) for v in page], "has_more": more}
     )

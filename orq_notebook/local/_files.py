@@ -18,24 +18,22 @@ import base64
 import binascii
 import threading
 import time
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ._inbound import page_of
 from ._json_body import read_json_object
 from ._spec import utc_iso
-from ._store import paginate
 from ._wire import RequestError, new_ulid
 
 __all__ = ["FileStore", "StoredFile", "file_routes"]
 
 _PURPOSES = ("retrieval", "knowledge_datasource", "batch", "code_interpreter")
 _PROJECT_ID = "proj_01LOCALSERVER0000000000000"
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -146,41 +144,13 @@ async def create_file(request: Request) -> Response:
     return JSONResponse({"file": file.body()})
 
 
-def _limit(request: Request) -> int:
-    raw = request.query_params.get("limit")
-    if raw is None:
-        return 10
-    if not raw.isdigit() or not 1 <= int(raw) <= 200:
-        message = f"Invalid query parameter: limit: expected an integer from 1 to 200; got {raw!r}."
-        raise RequestError(400, message, "invalid_request", field="limit")
-    return int(raw)
-
-
-def _page(
-    request: Request, items: list[T], cursors: Callable[[T], Iterable[str]]
-) -> tuple[list[T], bool]:
-    after = request.query_params.get("starting_after")
-    before = request.query_params.get("ending_before")
-    if after and before:
-        message = "Give either starting_after or ending_before, not both."
-        raise RequestError(400, message, "invalid_request", field="ending_before")
-    try:
-        return paginate(
-            items, cursors, limit=_limit(request), starting_after=after, ending_before=before
-        )
-    except LookupError:
-        name = "starting_after" if after else "ending_before"
-        message = f"Invalid query parameter: {name}: no file has the id {after or before!r}."
-        raise RequestError(400, message, "invalid_request", field=name) from None
-
-
 async def list_files(request: Request) -> Response:
     files = _files(request).newest_first()
     wanted = request.query_params.get("purpose")
     if wanted:
         purpose = _purpose(wanted)
         files = [f for f in files if f.purpose == purpose]
-    page, more = _page(request, files, lambda f: (f.file_id,))
+    page, more = page_of(request, files, lambda f: (f.file_id,), max_limit=200)  # SDK: 1-200
     return JSONResponse({"object": "list", "data": [f.body() for f in page], "has_more": more})
 
 

@@ -11,12 +11,19 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._spec import NAME_RULE, is_name
+from ._store import paginate
 from ._wire import invalid_body
 
-__all__ = ["check_name", "decode_json", "lone_surrogate", "quoted"]
+if TYPE_CHECKING:
+    from starlette.requests import Request
+
+__all__ = ["check_name", "decode_json", "lone_surrogate", "page_of", "quoted"]
+
+T = TypeVar("T")
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -81,3 +88,43 @@ def check_name(value: str, what: str, *, field: str | None = None) -> str:
             field=field or what,
         )
     return value
+
+
+def _query_int(request: Request, name: str, default: int, maximum: int) -> int:
+    raw = request.query_params.get(name)
+    try:
+        value = default if raw is None else int(float(raw))
+        if raw is not None and float(raw) != value or not 1 <= value <= maximum:
+            raise ValueError(raw)
+    except (ValueError, OverflowError):
+        message = (
+            f"Invalid query parameter: {name}: expected an integer from 1 to {maximum}; "
+            f"got {quoted(str(raw))}."
+        )
+        raise invalid_body(message, field=name) from None
+    return value
+
+
+def page_of(
+    request: Request,
+    items: list[T],
+    cursors: Callable[[T], Iterable[str]],
+    *,
+    max_limit: int,
+) -> tuple[list[T], bool]:
+    """The page a list request asks for (`limit`, `starting_after` / `ending_before`), and
+    whether more follow; a bad query is a 400 `invalid_request_body` naming the parameter."""
+    after = request.query_params.get("starting_after")
+    before = request.query_params.get("ending_before")
+    if after and before:
+        message = "Give either starting_after or ending_before, not both."
+        raise invalid_body(message, field="ending_before")
+    limit = _query_int(request, "limit", 10, max_limit)
+    try:
+        return paginate(items, cursors, limit=limit, starting_after=after, ending_before=before)
+    except LookupError:
+        name = "starting_after" if after else "ending_before"
+        message = (
+            f"Invalid query parameter: {name}: nothing has the id {quoted(after or before or '')}."
+        )
+        raise invalid_body(message, field=name) from None

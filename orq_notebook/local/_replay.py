@@ -19,13 +19,13 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import Send
 
 from ..client._cassette import Recording
 from ..client._cassette_format import Answer, Wanted, encode_event, miss_body
 from ..client._matching import api_path
+from ._answers import Cut, CutStream
 from ._app import DEFAULT_MAX_BODY_BYTES, _Gate
 from ._wire import error_body
 
@@ -37,11 +37,7 @@ _METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 _sleep = asyncio.sleep  # one name for the pacing waits (tests watch it)
 
 
-class _Cut(Exception):
-    """The recorded stream was cut short: close the connection where it was cut."""
-
-
-class _ReplayedStream(StreamingResponse):
+class _ReplayedStream(CutStream):
     """A recorded stream, event by event; with `pace`, at the times they first came."""
 
     def __init__(self, answer: Answer, *, pace: bool) -> None:
@@ -57,18 +53,7 @@ class _ReplayedStream(StreamingResponse):
                 await _sleep(max(0.0, event.t - (loop.time() - started)))
             yield encode_event(event)
         if not self._answer.complete:
-            raise _Cut
-
-    async def stream_response(self, send: Send) -> None:
-        start = {"type": "http.response.start", "status": self.status_code}
-        await send(start | {"headers": self.raw_headers})
-        try:
-            async for chunk in self.body_iterator:
-                data = chunk.encode() if isinstance(chunk, str) else bytes(chunk)
-                await send({"type": "http.response.body", "body": data, "more_body": True})
-        except _Cut:
-            return  # an unfinished response: the server closes the connection
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
+            raise Cut  # the recording was cut short: close the connection where it was cut
 
 
 async def _read(request: Request, limit: int) -> bytes | None:
