@@ -636,16 +636,13 @@ result
 def test_a_kernel_interrupt_returns_the_partial_result(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import os
     import sys
 
-    from jupyter_client.manager import start_new_kernel
+    from tests.kernels import start_kernel
 
     path = tmp_path / "deployments.yaml"
     path.write_text(DEPLOYMENTS, encoding="utf-8")
-    root = str(Path(__file__).resolve().parents[1])
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [root, os.getenv("PYTHONPATH")])))
-    km, kc = start_new_kernel(kernel_name=_kernel_name(tmp_path, monkeypatch), cwd=str(tmp_path))
+    km, kc = start_kernel(tmp_path, monkeypatch)
     try:
         msg_id = kc.execute(KERNEL_CELL.format(prefix=sys.prefix, path=str(path)))
         seen: list[tuple[str, str]] = []
@@ -672,29 +669,6 @@ def test_a_kernel_interrupt_returns_the_partial_result(
     warnings = [text for kind, text in seen if kind == "stderr" and "interrupted" in text]
     assert len(warnings) == 1 and "of 200 rows finished" in warnings[0]
     assert not [kind for kind, _ in seen if kind == "error"]
-
-
-def _kernel_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """`python3`, resolving to this venv's interpreter; installed into a temp dir if need be."""
-    import subprocess
-    import sys
-
-    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
-
-    try:
-        argv = KernelSpecManager().get_kernel_spec("python3").argv
-    except NoSuchKernel:
-        argv = []
-    if argv and argv[0] in {"python", "python3", sys.executable}:
-        return "python3"
-    prefix = tmp_path / "kernels"
-    subprocess.run(
-        [sys.executable, "-m", "ipykernel", "install", "--prefix", str(prefix)],
-        check=True,
-        capture_output=True,
-    )
-    monkeypatch.setenv("JUPYTER_PATH", str(prefix / "share" / "jupyter"))
-    return "python3"
 
 
 # -- errors that hold for every row fail the batch up front (issue 16, point 7) ------------------

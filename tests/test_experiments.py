@@ -495,18 +495,13 @@ result
 def test_a_kernel_interrupt_returns_the_partial_experiment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import os
     import time
 
-    from jupyter_client.manager import start_new_kernel
-
-    from tests.test_batch import _kernel_name
+    from tests.kernels import start_kernel
 
     path = tmp_path / "deployments.yaml"
     path.write_text(DEPLOYMENTS, encoding="utf-8")
-    root = str(Path(__file__).resolve().parents[1])
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [root, os.getenv("PYTHONPATH")])))
-    km, kc = start_new_kernel(kernel_name=_kernel_name(tmp_path, monkeypatch), cwd=str(tmp_path))
+    km, kc = start_kernel(tmp_path, monkeypatch)
     try:
         msg_id = kc.execute(KERNEL_CELL.format(prefix=sys.prefix, path=str(path)))
         seen: list[tuple[str, str]] = []

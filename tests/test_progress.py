@@ -7,7 +7,6 @@ the output a saved notebook keeps.
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -122,15 +121,11 @@ deployments:
 def test_in_a_kernel_the_saved_bar_says_what_happened(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from jupyter_client.manager import start_new_kernel
-
-    from .test_batch import _kernel_name
+    from .kernels import start_kernel
 
     path = tmp_path / "deployments.yaml"
     path.write_text(DEPLOYMENTS, encoding="utf-8")
-    root = str(Path(__file__).resolve().parents[1])
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [root, os.getenv("PYTHONPATH")])))
-    km, kc = start_new_kernel(kernel_name=_kernel_name(tmp_path, monkeypatch), cwd=str(tmp_path))
+    km, kc = start_kernel(tmp_path, monkeypatch)
     shown: dict[str, dict[str, Any]] = {}  # display id -> the last bundle sent for it
     styles: list[str] = []
     try:
@@ -174,11 +169,10 @@ def test_an_exported_notebook_shows_the_finished_bar(
     from nbclient import NotebookClient
     from nbconvert import HTMLExporter
 
-    from .test_batch import _kernel_name
+    from .kernels import checkout_on_path, kernel_name
 
     (tmp_path / "deployments.yaml").write_text(DEPLOYMENTS, encoding="utf-8")
-    root = str(Path(__file__).resolve().parents[1])
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [root, os.getenv("PYTHONPATH")])))
+    checkout_on_path(monkeypatch)
     nb = nbformat.v4.new_notebook()
     nb.cells.append(
         nbformat.v4.new_code_cell(KERNEL_CELL.format(prefix=sys.prefix, path="deployments.yaml"))
@@ -186,7 +180,7 @@ def test_an_exported_notebook_shows_the_finished_bar(
     NotebookClient(
         nb,
         timeout=60,
-        kernel_name=_kernel_name(tmp_path, monkeypatch),
+        kernel_name=kernel_name(tmp_path, monkeypatch),
         resources={"metadata": {"path": str(tmp_path)}},
     ).execute()
     html, _ = HTMLExporter().from_notebook_node(nb)

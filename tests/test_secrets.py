@@ -20,7 +20,6 @@ import asyncio
 import getpass
 import json
 import logging
-import os
 import re
 import secrets
 import shutil
@@ -45,6 +44,7 @@ from orq_notebook.client._exceptions import (
 from orq_notebook.local import LocalServer
 from orq_notebook.notebook import _session
 from tests.faults import Fault, FaultServer
+from tests.kernels import checkout_on_path
 
 CANARY = f"sk-canary-{secrets.token_hex(16)}"
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -362,9 +362,7 @@ def test_notebooks_leak_no_key(
             )
             rewritten += n
     monkeypatch.setenv("ORQ_API_KEY", CANARY)
-    monkeypatch.setenv(
-        "PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.getenv("PYTHONPATH")]))
-    )
+    checkout_on_path(monkeypatch)
     client = NotebookClient(
         nb, timeout=120, startup_timeout=60, resources={"metadata": {"path": str(work)}}
     )

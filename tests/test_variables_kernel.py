@@ -10,7 +10,6 @@ defaults and which field is required.
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 from pathlib import Path
@@ -20,7 +19,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from .test_widgets_kernel import _kernel_name
+from .kernels import checkout_on_path, kernel_name
 
 pytestmark = pytest.mark.notebook
 
@@ -68,15 +67,13 @@ def _error(cell: Any) -> str:
 
 
 def test_variables_in_a_kernel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(
-        "PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.getenv("PYTHONPATH")]))
-    )
+    checkout_on_path(monkeypatch)
     (tmp_path / "d.yaml").write_text(DEPLOYMENTS, encoding="utf-8")
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(source) for source in CELLS]
     client = NotebookClient(
         nb,
-        kernel_name=_kernel_name(tmp_path, monkeypatch),
+        kernel_name=kernel_name(tmp_path, monkeypatch),
         timeout=60,
         startup_timeout=60,
         allow_errors=True,

@@ -9,16 +9,15 @@ The backend is a fake defined in the notebook itself.
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import nbformat
 import pytest
-from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 from nbclient import NotebookClient
+
+from .kernels import checkout_on_path, kernel_name
 
 pytestmark = pytest.mark.notebook
 
@@ -119,25 +118,6 @@ print("compare:", ok.text, "|", failed)
 """
 
 
-def _kernel_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """`python3`, resolving to this venv's interpreter; installed into a temp dir if need be."""
-    try:
-        argv = KernelSpecManager().get_kernel_spec("python3").argv
-    except NoSuchKernel:
-        argv = []
-    # jupyter_client runs a spec whose command is plain `python` with sys.executable.
-    if argv and argv[0] in {"python", "python3", sys.executable}:
-        return "python3"
-    prefix = tmp_path / "kernels"
-    subprocess.run(
-        [sys.executable, "-m", "ipykernel", "install", "--prefix", str(prefix)],
-        check=True,
-        capture_output=True,
-    )
-    monkeypatch.setenv("JUPYTER_PATH", str(prefix / "share" / "jupyter"))
-    return "python3"
-
-
 def _markdown_outputs(cell: Any) -> list[str]:
     return [
         o["data"]["text/markdown"] for o in cell.outputs if "text/markdown" in o.get("data", {})
@@ -147,10 +127,7 @@ def _markdown_outputs(cell: Any) -> list[str]:
 def test_widgets_run_in_a_kernel_and_leave_static_copies(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The kernel runs in tmp_path and imports this checkout, installed or not.
-    monkeypatch.setenv(
-        "PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.getenv("PYTHONPATH")]))
-    )
+    checkout_on_path(monkeypatch)  # the kernel runs in tmp_path and imports this checkout
     nb = nbformat.v4.new_notebook()
     nb.cells = [
         nbformat.v4.new_code_cell(source)
@@ -158,7 +135,7 @@ def test_widgets_run_in_a_kernel_and_leave_static_copies(
     ]
     client = NotebookClient(
         nb,
-        kernel_name=_kernel_name(tmp_path, monkeypatch),
+        kernel_name=kernel_name(tmp_path, monkeypatch),
         timeout=30,
         startup_timeout=60,
         resources={"metadata": {"path": str(tmp_path)}},
