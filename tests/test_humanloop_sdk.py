@@ -15,10 +15,7 @@ stricter than spec 4.0.1: they refuse `null` for `user`, `logprobs`, `suffix`, `
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
-import sys
-import tempfile
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,9 +24,9 @@ import pytest
 
 from orq_notebook.local import LocalServer
 from orq_notebook.local._humanloop_app import project_id_for
+from tests.sidevenv import venv_with
 
 SDK = "humanloop==0.5.18"
-CACHE = Path(tempfile.gettempdir()) / "orq-notebook-humanloop-sdk-0.5.18"
 KEY = "sdk-test-key"
 
 DEPLOYMENTS = """\
@@ -95,40 +92,9 @@ SCRIPT = textwrap.dedent(
 )
 
 
-def _imports_sdk(python: Path) -> bool:
-    if not python.exists():
-        return False
-    return subprocess.run([python, "-c", "import humanloop"], capture_output=True).returncode == 0
-
-
-def _sdk_python() -> Path:
-    """The Python of a venv holding the SDK: cached, else built now; skips if pip fails.
-
-    A half-built venv (an interrupted run) fails the import check and is built again.
-    """
-    python = CACHE / "bin" / "python"
-    if _imports_sdk(python):
-        return python
-    shutil.rmtree(CACHE, ignore_errors=True)
-    subprocess.run([sys.executable, "-m", "venv", CACHE], check=True, capture_output=True)
-    try:
-        pip = subprocess.run(
-            [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", SDK],
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-    except subprocess.TimeoutExpired:
-        pytest.skip(f"pip did not install {SDK} within 10 minutes (is the index reachable?)")
-    if pip.returncode != 0 or not _imports_sdk(python):
-        last = (pip.stderr.strip() or pip.stdout.strip()).splitlines()[-1:]
-        pytest.skip(f"pip could not install {SDK}: {' '.join(last) or 'no output'}")
-    return python
-
-
 @pytest.fixture(scope="module")
 def sdk_python() -> Path:
-    return _sdk_python()
+    return venv_with(SDK, check="import humanloop")
 
 
 @pytest.fixture(scope="module")

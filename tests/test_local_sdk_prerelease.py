@@ -14,10 +14,7 @@ a deployment naming it validates here (and, as against orq.ai, not in 4.17.13).
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
-import sys
-import tempfile
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,9 +22,9 @@ from pathlib import Path
 import pytest
 
 from orq_notebook.local import LocalServer
+from tests.sidevenv import venv_with
 
 SDK = "orq-ai-sdk==4.18.0rc4"
-CACHE = Path(tempfile.gettempdir()) / "orq-notebook-orq-sdk-4.18.0rc4"
 FIXTURES = Path(__file__).parent / "fixtures"
 KEY = "prerelease-key"
 
@@ -129,41 +126,12 @@ SCRIPT = textwrap.dedent(
 )
 
 
-def _imports_sdk(python: Path) -> bool:
-    if not python.exists():
-        return False
-    check = (
-        "import importlib.metadata as m, orq_ai_sdk; assert m.version('orq-ai-sdk') == '4.18.0rc4'"
-    )
-    return subprocess.run([python, "-c", check], capture_output=True).returncode == 0
-
-
-def _sdk_python() -> Path:
-    """The Python of a venv holding the prerelease: cached, else built now; skips if pip
-    fails. A half-built venv (an interrupted run) fails the import check and is rebuilt."""
-    python = CACHE / "bin" / "python"
-    if _imports_sdk(python):
-        return python
-    shutil.rmtree(CACHE, ignore_errors=True)
-    subprocess.run([sys.executable, "-m", "venv", CACHE], check=True, capture_output=True)
-    try:
-        pip = subprocess.run(
-            [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", SDK],
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-    except subprocess.TimeoutExpired:
-        pytest.skip(f"pip did not install {SDK} within 10 minutes (is the index reachable?)")
-    if pip.returncode != 0 or not _imports_sdk(python):
-        last = (pip.stderr.strip() or pip.stdout.strip()).splitlines()[-1:]
-        pytest.skip(f"pip could not install {SDK}: {' '.join(last) or 'no output'}")
-    return python
-
-
 @pytest.fixture(scope="module")
 def sdk_python() -> Path:
-    return _sdk_python()
+    check = (
+        "import orq_ai_sdk, importlib.metadata as m; assert m.version('orq-ai-sdk') == '4.18.0rc4'"
+    )
+    return venv_with(SDK, check=check)
 
 
 @pytest.fixture(scope="module")
