@@ -23,6 +23,7 @@ from orq_notebook.local import LocalServer
 from orq_notebook.notebook import _session
 from orq_notebook.notebook._completion import MATCHER_ID
 from tests.images import PNG
+from tests.shells import orq_shell
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,16 +58,8 @@ def server() -> Iterator[LocalServer]:
 
 @pytest.fixture
 def ip(server: LocalServer) -> Iterator[InteractiveShell]:
-    shell = InteractiveShell.instance()
-    _session.set_session(_session.Session())
-    shell.run_line_magic("load_ext", "orq_notebook")
-    with capture_output():
-        shell.run_line_magic("orq", f"connect --url {server.base_url}")
-    yield shell
-    shell.run_line_magic("unload_ext", "orq_notebook")
-    _session.set_session(None)
-    for name in [n for n in shell.user_ns if n.startswith("t_")]:
-        del shell.user_ns[name]
+    with orq_shell(url=server.base_url, scratch="t_") as shell:
+        yield shell
 
 
 def completions(ip: InteractiveShell, text: str) -> list[Any]:

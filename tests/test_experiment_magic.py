@@ -14,7 +14,7 @@ from IPython.utils.capture import capture_output
 from orq_notebook import ExperimentResult
 from orq_notebook.experiments._stats import wilson_interval
 from orq_notebook.local import LocalServer
-from orq_notebook.notebook import _session
+from tests.shells import orq_shell
 
 DEPLOYMENTS = """
 deployments:
@@ -52,19 +52,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
 
 @pytest.fixture
 def ip(server: LocalServer) -> Iterator[InteractiveShell]:
-    shell = InteractiveShell.instance()
-    _session.set_session(_session.Session())
-    shell.run_line_magic("load_ext", "orq_notebook")
-    with capture_output():
-        shell.run_line_magic("orq", f"connect --url {server.base_url}")
-    shell.user_ns["test_cases"] = [
-        {"q": f"q{i}", "expected": f"system: A: q{i}" if i < 3 else "?"} for i in range(4)
-    ]
-    yield shell
-    shell.run_line_magic("unload_ext", "orq_notebook")
-    _session.set_session(None)
-    for name in [n for n in shell.user_ns if n.startswith("test_")]:
-        del shell.user_ns[name]
+    with orq_shell(url=server.base_url, scratch="test_") as shell:
+        shell.user_ns["test_cases"] = [
+            {"q": f"q{i}", "expected": f"system: A: q{i}" if i < 3 else "?"} for i in range(4)
+        ]
+        yield shell
 
 
 def line(ip: InteractiveShell, text: str) -> Any:

@@ -13,7 +13,7 @@ from IPython.utils.capture import capture_output
 
 from orq_notebook.display._result import Result
 from orq_notebook.local import LocalServer
-from orq_notebook.notebook import _session
+from tests.shells import orq_shell
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -26,17 +26,8 @@ def server() -> Iterator[LocalServer]:
 
 @pytest.fixture
 def ip(server: LocalServer) -> Iterator[InteractiveShell]:
-    shell = InteractiveShell.instance()
-    _session.set_session(_session.Session())
-    shell.run_line_magic("load_ext", "orq_notebook")
-    shell.run_line_magic("config", "OrqMagics.display_mode = 'notebook'")
-    with capture_output():
-        shell.run_line_magic("orq", f"connect --url {server.base_url}")
-    yield shell
-    shell.run_line_magic("unload_ext", "orq_notebook")
-    _session.set_session(None)
-    for name in [n for n in shell.user_ns if n.startswith("test_")]:
-        del shell.user_ns[name]
+    with orq_shell(url=server.base_url, display_mode="notebook", scratch="test_") as shell:
+        yield shell
 
 
 def line(ip: InteractiveShell, text: str) -> Any:

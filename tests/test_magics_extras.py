@@ -19,6 +19,7 @@ from orq_notebook.display._result import Result
 from orq_notebook.local import LocalServer
 from orq_notebook.notebook import _session
 from tests.images import PNG, bar_chart
+from tests.shells import orq_shell
 
 FIXTURES = Path(__file__).parent / "fixtures"
 pytestmark = pytest.mark.timeout(60)
@@ -32,14 +33,8 @@ def server() -> Iterator[LocalServer]:
 
 @pytest.fixture
 def ip(server: LocalServer) -> Iterator[InteractiveShell]:
-    shell = InteractiveShell.instance()
-    _session.set_session(_session.Session())
-    shell.run_line_magic("load_ext", "orq_notebook")
-    with capture_output():
-        shell.run_line_magic("orq", f"connect --url {server.base_url}")
-    yield shell
-    shell.run_line_magic("unload_ext", "orq_notebook")
-    _session.set_session(None)
+    with orq_shell(url=server.base_url) as shell:
+        yield shell
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from IPython.utils.capture import capture_output
 from orq_notebook.display._result import Result
 from orq_notebook.local import LocalServer
 from orq_notebook.notebook import _session
+from tests.shells import orq_shell
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -33,15 +34,8 @@ def server() -> Iterator[LocalServer]:
 
 @pytest.fixture
 def ip() -> Iterator[InteractiveShell]:
-    shell = InteractiveShell.instance()
-    _session.set_session(_session.Session())
-    shell.run_line_magic("load_ext", "orq_notebook")
-    shell.run_line_magic("config", "OrqMagics.display_mode = 'notebook'")
-    yield shell
-    shell.run_line_magic("unload_ext", "orq_notebook")
-    _session.set_session(None)
-    for name in [n for n in shell.user_ns if n.startswith("t_")]:
-        del shell.user_ns[name]
+    with orq_shell(display_mode="notebook", scratch="t_") as shell:
+        yield shell
 
 
 @pytest.fixture

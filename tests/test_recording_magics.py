@@ -14,19 +14,15 @@ from IPython.utils.capture import capture_output
 
 from orq_notebook.local import LocalServer
 from orq_notebook.notebook import _session
+from tests.shells import orq_shell
 
 DEPLOYMENTS = Path(__file__).parent / "fixtures" / "deployments.yaml"
 
 
 @pytest.fixture
 def ip() -> Iterator[InteractiveShell]:
-    shell = InteractiveShell.instance()
-    _session.set_session(_session.Session())
-    shell.run_line_magic("load_ext", "orq_notebook")
-    shell.run_line_magic("config", "OrqMagics.display_mode = 'terminal'")
-    yield shell
-    shell.run_line_magic("unload_ext", "orq_notebook")
-    _session.set_session(None)
+    with orq_shell(display_mode="terminal") as shell:
+        yield shell
 
 
 def orq(ip: InteractiveShell, text: str, body: str | None = None) -> tuple[object, str]:
